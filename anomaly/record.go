@@ -1,0 +1,126 @@
+// Package anomaly defines the canonical anomaly record: the JSON document
+// Escapement writes to escapement.anomalies.v1 and serves from its API. It sits
+// at the bottom of the dependency graph with the event and feature schemas.
+//
+// A record describes one incident: consecutive anomalous windows of one VM
+// folded together. ID is stable across updates; Revision grows as the
+// incident changes, and every consumer de-duplicates by (ID, Revision).
+package anomaly
+
+import "time"
+
+// Topic is the Kafka topic anomalies travel on (key vm_id, value JSON).
+const Topic = "escapement.anomalies.v1"
+
+// SchemaVersion is carried in the escapement-schema header.
+const SchemaVersion = "anomalies.v1"
+
+// ContentType of an anomaly message.
+const ContentType = "application/json"
+
+// Status of an incident.
+const (
+	StatusNew        = "new"
+	StatusInProgress = "in_progress"
+	StatusSuppressed = "suppressed"
+	StatusResolved   = "resolved"
+)
+
+// Severity bands, lowest first.
+var Severities = []string{"info", "low", "medium", "high", "critical"}
+
+// SeverityRank returns the index of s in Severities, or -1.
+func SeverityRank(s string) int {
+	for i, v := range Severities {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// Record is the canonical anomaly.
+type Record struct {
+	ID         string    `json:"id"`
+	Revision   int       `json:"revision"`
+	Status     string    `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	FirstSeen  time.Time `json:"first_seen"`
+	LastSeen   time.Time `json:"last_seen"`
+	Severity   string    `json:"severity"`
+	RiskScore  float64   `json:"risk_score"`
+	Confidence float64   `json:"confidence"`
+	Title      string    `json:"title"`
+	Detector   Detector  `json:"detector"`
+	Host       string    `json:"host"`
+	VM         VM        `json:"vm"`
+	Attack     []Attack  `json:"attack"`
+	Anomaly    Detail    `json:"anomaly"`
+	Links      Links     `json:"links"`
+}
+
+// Detector names the model that produced the record.
+type Detector struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Type    string `json:"type"`
+}
+
+// VM identifies the guest.
+type VM struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	UUID string `json:"uuid,omitempty"`
+	VMM  string `json:"vmm,omitempty"`
+	PID  int    `json:"pid,omitempty"`
+}
+
+// Attack is a MITRE ATT&CK reference.
+type Attack struct {
+	TacticID      string `json:"tactic_id"`
+	TacticName    string `json:"tactic_name"`
+	TechniqueID   string `json:"technique_id"`
+	TechniqueName string `json:"technique_name"`
+}
+
+// EscapeToHost is the ATT&CK reference every Escapement anomaly carries.
+var EscapeToHost = Attack{
+	TacticID: "TA0004", TacticName: "Privilege Escalation",
+	TechniqueID: "T1611", TechniqueName: "Escape to Host",
+}
+
+// Detail is the evidence: the scores and the features that drove them.
+type Detail struct {
+	Score     float64   `json:"score"`
+	Threshold float64   `json:"threshold"`
+	Window    Window    `json:"window"`
+	Windows   int       `json:"windows"` // anomalous windows folded into the incident
+	Features  []Feature `json:"features"`
+	// Detectors lists the detectors whose calibrated score crossed the
+	// threshold (one entry per ensemble member that fired).
+	Detectors []string `json:"detectors,omitempty"`
+	// Class is the recognised scenario class, when the evidence matches one
+	// (e.g. "device_emulation"); empty otherwise.
+	Class string `json:"class,omitempty"`
+}
+
+// Window is a time range.
+type Window struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Feature is one contributing feature: what was seen against what is normal.
+type Feature struct {
+	Name     string  `json:"name"`
+	Observed float64 `json:"observed"`
+	Baseline float64 `json:"baseline"`
+	Z        float64 `json:"z"`
+}
+
+// Links holds hypermedia links.
+type Links struct {
+	Self string `json:"self"`
+}
