@@ -1,0 +1,91 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/escapement/escapement/anomaly"
+	"github.com/escapement/escapement/transport"
+)
+
+// Feed is the transport.Handler that fills a Store from escapement.anomalies.v1.
+// A record is committed once it is in the store; an undecodable message goes
+// to the dead-letter topic and the feed carries on.
+type Feed struct {
+	store      Store
+	deadLetter func(ctx context.Context, m *transport.Message, err error) error
+	onNew      func(anomaly.Record)
+	log        *slog.Logger
+
+	stored, dups, bad prometheus.Counter
+}
+
+// FeedConfig configures a Feed.
+type FeedConfig struct {
+	Store Store
+	// DeadLetter receives undecodable messages; required.
+	DeadLetter func(ctx context.Context, m *transport.Message, err error) error
+	// OnStored, if set, is called with every record the store took (not
+	// with duplicates), in partition order.
+	OnStored func(anomaly.Record)
+}
+
+// NewFeed returns a Feed.
+func NewFeed(cfg FeedConfig, log *slog.Logger, reg prometheus.Registerer) *Feed {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &Feed{store: cfg.Store, deadLetter: cfg.DeadLetter, onNew: cfg.OnStored, log: log}
+	c := func(name, help string) prometheus.Counter {
+		ctr := prometheus.NewCounter(prometheus.CounterOpts{Namespace: "escapement", Subsystem: "api_feed", Name: name, Help: help})
+		if reg != nil {
+			reg.MustRegister(ctr)
+		}
+		return ctr
+	}
+	f.stored = c("records_stored_total", "Anomaly revisions stored.")
+	f.dups = c("records_duplicate_total", "Anomaly revisions ignored because the same or a newer revision was stored (topic duplicates).")
+	f.bad = c("records_dead_lettered_total", "Undecodable anomaly messages sent to the dead-letter topic.")
+	return f
+}
+
+// Assigned implements transport.Handler.
+func (f *Feed) Assigned(context.Context, []transport.TopicPartition) {}
+
+// Revoked implements transport.Handler.
+func (f *Feed) Revoked(context.Context, []transport.TopicPartition) {}
+
+// Handle implements transport.Handler.
+func (f *Feed) Handle(ctx context.Context, d transport.Delivery) error {
+	m := d.Message()
+	var rec anomaly.Record
+	err := json.Unmarshal(m.Value, &rec)
+	if err == nil && rec.ID == "" {
+		err = fmt.Errorf("anomaly record without id")
+	}
+	if err != nil {
+		f.bad.Inc()
+		f.log.Warn("undecodable anomaly message dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		if dlErr := f.deadLetter(ctx, m, fmt.Errorf("decode anomaly JSON: %w", err)); dlErr != nil {
+			return fmt.Errorf("dead-letter anomaly message at %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, dlErr)
+		}
+		return nil
+	}
+	ok, err := f.store.Upsert(rec)
+	if err != nil {
+		return fmt.Errorf("store anomaly %s rev %d: %w", rec.ID, rec.Revision, err)
+	}
+	if !ok {
+		f.dups.Inc()
+		return nil
+	}
+	f.stored.Inc()
+	if f.onNew != nil {
+		f.onNew(rec)
+	}
+	return nil
+}

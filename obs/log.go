@@ -1,0 +1,50 @@
+package obs
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Log field names used across Escapement, in one place.
+const (
+	FieldStage     = "stage"
+	FieldTopic     = "topic"
+	FieldPartition = "partition"
+	FieldOffset    = "offset"
+	FieldVM        = "vm_id"
+	FieldHost      = "host"
+	FieldErr       = "err"
+	FieldModel     = "model_version"
+	FieldAddr      = "addr"
+)
+
+// NewLogger returns a logger writing to w in format "text" or "json" at
+// level "debug", "info", "warn" or "error".
+func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("log format %q: want text or json", format)
+	}
+}
+
+// Discard is a logger that drops everything; constructors use it when given nil.
+func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// OrDiscard returns l, or a discarding logger when l is nil.
+func OrDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return Discard()
+	}
+	return l
+}
