@@ -209,9 +209,16 @@ func (s *statsCollector) accumulateReader(st kafka.ReaderStats) *readerTotals {
 }
 
 // Describe implements prometheus.Collector.
+// A producer's collector describes the writer metrics, a group's the reader
+// metrics: their constant labels differ (client_id, group).
 func (s *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range s.descs {
-		ch <- d
+	s.mu.Lock()
+	writer := s.writer != nil
+	s.mu.Unlock()
+	for key, d := range s.descs {
+		if (key[0] == 'w') == writer {
+			ch <- d
+		}
 	}
 }
 
@@ -256,6 +263,9 @@ func (s *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		s.accumulateReader(st)
 		gauge("r_lag", float64(st.Lag), st.Topic, st.Partition)
 		gauge("r_offset", float64(st.Offset), st.Topic, st.Partition)
+	}
+	if s.writer != nil {
+		return
 	}
 	for topic, t := range s.r {
 		counter("r_messages", t.messages, topic)

@@ -13,10 +13,10 @@ import (
 
 // producer is the Producer on a kafka-go Writer.
 type producer struct {
-	w       *kafka.Writer
-	m       *producerMetrics
-	closed  atomic.Bool
-	unreg   func()
+	w      *kafka.Writer
+	m      *producerMetrics
+	closed atomic.Bool
+	unreg  func()
 }
 
 // NewProducer returns a Producer writing to the brokers of cfg. Messages are
