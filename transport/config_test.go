@@ -26,7 +26,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "sasl unknown", mutate: func(c *transport.Config) { c.SASL = transport.SASLConfig{Mechanism: "gssapi", Username: "u"} }, wantErr: "want plain, scram-sha-256"},
 		{name: "sasl no user", mutate: func(c *transport.Config) { c.SASL = transport.SASLConfig{Mechanism: "scram-sha-512"} }, wantErr: "Username is empty"},
 		{name: "sasl user no mechanism", mutate: func(c *transport.Config) { c.SASL.Username = "u" }, wantErr: "without SASL.Mechanism"},
-		{name: "sasl scram ok", mutate: func(c *transport.Config) { c.SASL = transport.SASLConfig{Mechanism: "SCRAM-SHA-256", Username: "u", Password: "p"} }},
+		{name: "sasl scram ok", mutate: func(c *transport.Config) {
+			c.SASL = transport.SASLConfig{Mechanism: "SCRAM-SHA-256", Username: "u", Password: "p"}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
