@@ -33,9 +33,10 @@ type vm struct {
 	logLoad    float64 // log of the current load multiplier
 	load       float64
 
-	queue []events.Event // scripted events not yet due, sorted by time
-	buf   []events.Event // events of the current tick
-	last  int64          // time of the last emitted event
+	queue   []events.Event // scripted events not yet due, sorted by time
+	buf     []events.Event // events of the current tick
+	scratch []events.Event
+	last    int64 // time of the last emitted event
 }
 
 func (v *vm) vcpuTID(c int) int32 { return v.pid + 1 + int32(c) }
@@ -92,9 +93,39 @@ func (v *vm) userMMIO(t int64, c int, gpa, dir, size, val uint64) {
 // script moves the events just appended to buf since mark into the queue of
 // scripted events, to be released when their time comes.
 func (v *vm) script(mark int) {
+	from := len(v.queue)
 	v.queue = append(v.queue, v.buf[mark:]...)
 	v.buf = v.buf[:mark]
-	slices.SortStableFunc(v.queue, func(a, b events.Event) int { return cmp.Compare(a.TimeNs, b.TimeNs) })
+	v.mergeQueue(from)
+}
+
+func byTime(a, b events.Event) int { return cmp.Compare(a.TimeNs, b.TimeNs) }
+
+// mergeQueue sorts the events appended to the queue from index from on and
+// merges them with the sorted events before it.
+func (v *vm) mergeQueue(from int) {
+	q := v.queue
+	if from == len(q) {
+		return
+	}
+	slices.SortStableFunc(q[from:], byTime)
+	if from == 0 || q[from-1].TimeNs <= q[from].TimeNs {
+		return
+	}
+	v.scratch = append(v.scratch[:0], q[:from]...)
+	a, b := v.scratch, q[from:]
+	merged := make([]events.Event, 0, len(q))
+	for len(a) > 0 && len(b) > 0 {
+		if b[0].TimeNs < a[0].TimeNs {
+			merged = append(merged, b[0])
+			b = b[1:]
+		} else {
+			merged = append(merged, a[0])
+			a = a[1:]
+		}
+	}
+	merged = append(append(merged, a...), b...)
+	v.queue = merged
 }
 
 // tick generates the events of [t0, t1) and appends them, in time order, to
@@ -141,16 +172,14 @@ func (v *vm) tick(t0, t1 int64, second bool, out []events.Event) []events.Event 
 		}
 	}
 	v.buf = kept
-	if len(v.queue) > spill {
-		slices.SortStableFunc(v.queue, func(a, b events.Event) int { return cmp.Compare(a.TimeNs, b.TimeNs) })
-	}
+	v.mergeQueue(spill)
 	n := 0
 	for n < len(v.queue) && v.queue[n].TimeNs < t1 {
 		n++
 	}
 	v.buf = append(v.buf, v.queue[:n]...)
 	v.queue = v.queue[:copy(v.queue, v.queue[n:])]
-	slices.SortStableFunc(v.buf, func(a, b events.Event) int { return cmp.Compare(a.TimeNs, b.TimeNs) })
+	slices.SortStableFunc(v.buf, byTime)
 	for i := range v.buf {
 		if v.buf[i].TimeNs <= v.last {
 			v.buf[i].TimeNs = v.last + 1
