@@ -118,6 +118,9 @@ func DecodeRows(data []byte, dst []Row) (out []Row, err error) {
 			out, err = dst, fmt.Errorf("features: decode: corrupt stream: %v", r)
 		}
 	}()
+	if err := checkIPCSizes(data); err != nil {
+		return dst, err
+	}
 	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator))
 	if err != nil {
 		return dst, fmt.Errorf("features: decode: %w", err)
