@@ -118,6 +118,9 @@ func Decode(data []byte, dst []Event) (out []Event, err error) {
 			out, err = dst, fmt.Errorf("events: decode: corrupt stream: %v", r)
 		}
 	}()
+	if err := CheckIPCSizes(data); err != nil {
+		return dst, fmt.Errorf("events: decode: %w", err)
+	}
 	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator))
 	if err != nil {
 		return dst, fmt.Errorf("events: decode: %w", err)

@@ -1,4 +1,4 @@
-package features
+package events
 
 import (
 	"encoding/binary"
@@ -8,10 +8,11 @@ import (
 
 // The Arrow IPC reader trusts the sizes written in a stream: a corrupt
 // length makes it allocate gigabytes, which is a fatal out-of-memory error
-// that recover cannot catch. checkIPCSizes walks the stream's framing and
+// that recover cannot catch. CheckIPCSizes walks the stream's framing and
 // the schema's vectors first and rejects any size larger than the input.
 
-var errCorrupt = errors.New("features: decode: corrupt stream")
+// ErrCorrupt is wrapped by CheckIPCSizes errors.
+var ErrCorrupt = errors.New("corrupt Arrow IPC stream")
 
 // Flatbuffer slots (vtable field indices) used below.
 const (
@@ -24,7 +25,10 @@ const (
 	fbMaxDepth          = 32
 )
 
-func checkIPCSizes(data []byte) error {
+// CheckIPCSizes rejects an Arrow IPC stream whose framing or schema claims
+// more bytes than it holds. Every decoder of Escapement's Arrow messages calls
+// it before handing untrusted bytes to the Arrow reader.
+func CheckIPCSizes(data []byte) error {
 	first := true
 	for len(data) > 0 {
 		if len(data) < 4 {
@@ -43,22 +47,22 @@ func checkIPCSizes(data []byte) error {
 			return nil // end-of-stream marker
 		}
 		if uint64(n) > uint64(len(data)-off) {
-			return fmt.Errorf("%w: message of %d bytes in %d", errCorrupt, n, len(data)-off)
+			return fmt.Errorf("%w: message of %d bytes in %d", ErrCorrupt, n, len(data)-off)
 		}
 		meta := data[off : off+int(n)]
 		data = data[off+int(n):]
 		msg, ok := fbRoot(meta)
 		if !ok {
-			return fmt.Errorf("%w: bad message header", errCorrupt)
+			return fmt.Errorf("%w: bad message header", ErrCorrupt)
 		}
 		body, ok := fbInt64(meta, msg, fbMessageBodyLength)
 		if !ok || body < 0 || body > int64(len(data)) {
-			return fmt.Errorf("%w: message body of %d bytes in %d", errCorrupt, body, len(data))
+			return fmt.Errorf("%w: message body of %d bytes in %d", ErrCorrupt, body, len(data))
 		}
 		if first {
 			schema, ok := fbTable(meta, msg, fbMessageHeader)
 			if !ok {
-				return fmt.Errorf("%w: no schema", errCorrupt)
+				return fmt.Errorf("%w: no schema", ErrCorrupt)
 			}
 			// Each real Field table takes more than 8 bytes: a larger count
 			// means shared or cyclic children, which would make the reader's
@@ -78,23 +82,23 @@ func checkIPCSizes(data []byte) error {
 // its key-value vector.
 func fbCheckFields(b []byte, table, fieldsSlot, mdSlot, depth int, budget *int) error {
 	if depth > fbMaxDepth {
-		return fmt.Errorf("%w: fields nested too deep", errCorrupt)
+		return fmt.Errorf("%w: fields nested too deep", ErrCorrupt)
 	}
 	if *budget--; *budget < 0 {
-		return fmt.Errorf("%w: more fields than the schema message can hold", errCorrupt)
+		return fmt.Errorf("%w: more fields than the schema message can hold", ErrCorrupt)
 	}
 	if _, _, ok := fbVector(b, table, mdSlot, 4); !ok {
-		return fmt.Errorf("%w: bad metadata vector", errCorrupt)
+		return fmt.Errorf("%w: bad metadata vector", ErrCorrupt)
 	}
 	pos, n, ok := fbVector(b, table, fieldsSlot, 4)
 	if !ok {
-		return fmt.Errorf("%w: bad fields vector", errCorrupt)
+		return fmt.Errorf("%w: bad fields vector", ErrCorrupt)
 	}
 	for i := 0; i < n; i++ {
 		p := pos + 4*i
 		child := p + int(binary.LittleEndian.Uint32(b[p:]))
 		if child+4 > len(b) || child < 0 {
-			return fmt.Errorf("%w: field %d out of range", errCorrupt, i)
+			return fmt.Errorf("%w: field %d out of range", ErrCorrupt, i)
 		}
 		if err := fbCheckFields(b, child, fbFieldChildren, fbFieldMetadata, depth+1, budget); err != nil {
 			return err

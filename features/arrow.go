@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/escapement/escapement/events"
 )
 
 // ContentType of a features message.
@@ -118,7 +120,7 @@ func DecodeRows(data []byte, dst []Row) (out []Row, err error) {
 			out, err = dst, fmt.Errorf("features: decode: corrupt stream: %v", r)
 		}
 	}()
-	if err := checkIPCSizes(data); err != nil {
+	if err := events.CheckIPCSizes(data); err != nil {
 		return dst, err
 	}
 	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator))
