@@ -191,7 +191,7 @@ func (c *vcpu) sleep(ctx context.Context, hz, jitter float64) bool {
 
 func (m *Machine) fatal(c *vcpu, reason uint32) error {
 	r, _ := m.Regs(c.id)
-	msg := fmt.Sprintf("vmm: vCPU %d stopped with KVM exit %s at CS:IP ?:%#x", c.id, exitName(reason), r.RIP)
+	msg := fmt.Sprintf("vmm: vCPU %d stopped with KVM exit %s at IP %#x", c.id, exitName(reason), r.RIP)
 	if reason == ExitInternalError {
 		ie := (*internalExit)(unsafe.Pointer(&c.run[runUnionOffset]))
 		msg += fmt.Sprintf(" (internal error suberror %d: 1 is an emulation failure of the payload's instruction)", ie.Suberror)
