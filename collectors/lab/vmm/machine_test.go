@@ -97,3 +97,19 @@ func TestTwoVCPUsRunThePayloadEach(t *testing.T) {
 	require.Contains(t, m.SerialOutput(), "lab console: service heartbeat")
 	require.Zero(t, m.Counters().PITReads, "counters start afresh after a reboot")
 }
+
+// Close right after Run must not race with the stop signal of Run's end.
+func TestCloseRightAfterRun(t *testing.T) {
+	needKVM(t)
+	prog, err := guest.Program("idle")
+	require.NoError(t, err)
+	params := []byte{'E', 'L', 'A', 'B', 1, 0, 7, 0}
+	for i := 0; i < 20; i++ {
+		m, err := New(Config{Program: prog, Params: params, TickHz: 1000})
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		require.NoError(t, m.Run(ctx))
+		cancel()
+		m.Close()
+	}
+}

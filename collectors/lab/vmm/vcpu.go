@@ -105,13 +105,17 @@ func (m *Machine) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	kicked := make(chan struct{})
 	stopKick := context.AfterFunc(ctx, func() {
+		defer close(kicked)
 		for _, c := range m.vcpus {
 			c.kick()
 		}
 	})
 	wg.Wait()
-	stopKick()
+	if !stopKick() {
+		<-kicked // the kick is running: let it finish before the caller may unmap kvm_run
+	}
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
