@@ -64,3 +64,7 @@ func (c *Config) setDefaults() error {
 	}
 	return nil
 }
+
+// Version identifies the generator in dataset manifests. It changes whenever
+// the same Config would produce a different stream.
+const Version = "sim.v1"
