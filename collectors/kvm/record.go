@@ -96,3 +96,25 @@ func (r *Recorder) Close() error {
 	}
 	return nil
 }
+
+// collector is the subset of collectors.Collector a recording wraps.
+type collector interface {
+	Name() string
+	Run(ctx context.Context, emit func(context.Context, []events.Event) error) error
+}
+
+// Recording wraps c so that every batch it emits is written to r before it
+// goes on; pass the result to collectors.Publisher.Run for --record with
+// --brokers. The caller closes r after Run returns.
+func Recording(c collector, r *Recorder) collector { return &recording{c: c, r: r} }
+
+type recording struct {
+	c collector
+	r *Recorder
+}
+
+func (w *recording) Name() string { return w.c.Name() }
+
+func (w *recording) Run(ctx context.Context, emit func(context.Context, []events.Event) error) error {
+	return w.c.Run(ctx, w.r.Tee(emit))
+}

@@ -75,3 +75,24 @@ func TestReplayRealtimeStopsOnCancel(t *testing.T) {
 	require.NoError(t, NewReplay(path, true).Run(ctx, func(_ context.Context, b []events.Event) error { n += len(b); return nil }))
 	require.Equal(t, 1, n, "the second batch is an hour later in recorded time")
 }
+
+func TestRecordingWrapsCollector(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src.arrow")
+	rec, err := NewRecorder(src, PlatformSVM)
+	require.NoError(t, err)
+	require.NoError(t, rec.Write([]events.Event{{TimeNs: 1, VMID: "a", Kind: events.KindIO}, {TimeNs: 2, VMID: "b", Kind: events.KindMSR}}))
+	require.NoError(t, rec.Close())
+	dst := filepath.Join(t.TempDir(), "dst.arrow")
+	rec2, err := NewRecorder(dst, PlatformSVM)
+	require.NoError(t, err)
+	n := 0
+	c := Recording(NewReplay(src, false), rec2)
+	require.Equal(t, "replay", c.Name())
+	require.NoError(t, c.Run(context.Background(), func(_ context.Context, b []events.Event) error { n += len(b); return nil }))
+	require.NoError(t, rec2.Close())
+	require.Equal(t, 2, n)
+	ins, err := Inspect(dst)
+	require.NoError(t, err)
+	require.Equal(t, PlatformSVM, ins.Platform)
+	require.Equal(t, map[string]map[string]int{"a": {"io": 1}, "b": {"msr": 1}}, ins.VMs)
+}
