@@ -180,9 +180,17 @@ func TestLabelsAndManifest(t *testing.T) {
 func TestGenerateSim(t *testing.T) {
 	dir := t.TempDir()
 	cfg := sim.Config{Seed: 4, VMs: 3, Duration: 40 * time.Second, Scenarios: 2, Placebos: 1}
-	m, err := GenerateSim(context.Background(), dir, cfg, nil)
+	m, err := GenerateSim(context.Background(), dir, cfg, GenerateOptions{Events: true}, nil)
 	require.NoError(t, err)
 	require.Positive(t, m.Events)
+	require.Positive(t, m.FeatureRows)
+	var nrows int64
+	require.NoError(t, ReadFeatures(filepath.Join(dir, FeaturesFile), func(names []string, rows []features.Row) error {
+		require.Equal(t, features.Names(), names)
+		nrows += int64(len(rows))
+		return nil
+	}))
+	require.Equal(t, m.FeatureRows, nrows)
 
 	back, err := ReadManifest(dir)
 	require.NoError(t, err)
@@ -206,6 +214,6 @@ func TestGenerateSim(t *testing.T) {
 		require.Equal(t, Label(s), labels[i])
 	}
 
-	_, err = GenerateSim(context.Background(), t.TempDir(), sim.Config{VMs: 1}, nil)
+	_, err = GenerateSim(context.Background(), t.TempDir(), sim.Config{VMs: 1}, GenerateOptions{}, nil)
 	require.ErrorContains(t, err, "Duration")
 }

@@ -30,13 +30,19 @@ type Manifest struct {
 	Start            time.Time `json:"start"`
 	// Duration is a Go duration string ("24h0m0s"); DurationSeconds the same
 	// in seconds for tools without Go's syntax.
-	Duration        string   `json:"duration"`
-	DurationSeconds float64  `json:"duration_seconds"`
-	Scenarios       int      `json:"scenarios"`
-	Placebos        int      `json:"placebos"`
-	Events          int64    `json:"events"`
-	FeatureNames    []string `json:"feature_names,omitempty"`
-	FeatureRows     int64    `json:"feature_rows,omitempty"`
+	Duration        string  `json:"duration"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Scenarios       int     `json:"scenarios"`
+	Placebos        int     `json:"placebos"`
+	Events          int64   `json:"events"`
+	// EventsFileAbsent is set when the dataset holds features only.
+	EventsFileAbsent  bool     `json:"events_file_absent,omitempty"`
+	FeatureNames      []string `json:"feature_names,omitempty"`
+	FeatureRows       int64    `json:"feature_rows,omitempty"`
+	FeatureSchemaHash string   `json:"feature_schema_hash,omitempty"`
+	WindowSeconds     float64  `json:"window_seconds,omitempty"`
+	// Platform is where the events came from: sim, pvm, vmx or svm.
+	Platform string `json:"platform,omitempty"`
 }
 
 // Label is the ground truth of one scenario or placebo. The simulator's
