@@ -1,0 +1,67 @@
+package scoring
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	rows      *prometheus.CounterVec
+	anomalous prometheus.Counter
+	records   *prometheus.CounterVec
+	evictions prometheus.Counter
+	vms       prometheus.Gauge
+	incidents prometheus.Gauge
+	ensemble  prometheus.Histogram
+}
+
+// Row results and record kinds (metric labels).
+const (
+	resultScored  = "scored"
+	resultStale   = "stale"
+	resultInvalid = "invalid"
+	kindOpen      = "open"
+	kindEscalate  = "escalate"
+	kindResolve   = "resolve"
+)
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "escapement_scoring_rows_total",
+			Help: "Feature rows seen by the scorer, by result (scored, stale duplicate, invalid).",
+		}, []string{"result"}),
+		anomalous: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "escapement_scoring_anomalous_windows_total",
+			Help: "Windows whose ensemble score crossed the threshold.",
+		}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "escapement_scoring_records_total",
+			Help: "Anomaly records emitted, by kind (open, escalate, resolve).",
+		}, []string{"kind"}),
+		evictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "escapement_scoring_vm_evictions_total",
+			Help: "VM states evicted for idleness or to respect the VM bound.",
+		}),
+		vms: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "escapement_scoring_vms",
+			Help: "VMs with scorer state.",
+		}),
+		incidents: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "escapement_scoring_open_incidents",
+			Help: "Incidents currently open.",
+		}),
+		ensemble: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "escapement_scoring_ensemble_score",
+			Help:    "Ensemble score (−log10 tail probability) of scored windows.",
+			Buckets: []float64{0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15},
+		}),
+	}
+	for _, r := range []string{resultScored, resultStale, resultInvalid} {
+		m.rows.WithLabelValues(r)
+	}
+	for _, k := range []string{kindOpen, kindEscalate, kindResolve} {
+		m.records.WithLabelValues(k)
+	}
+	if reg != nil {
+		reg.MustRegister(m.rows, m.anomalous, m.records, m.evictions, m.vms, m.incidents, m.ensemble)
+	}
+	return m
+}

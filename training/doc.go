@@ -1,0 +1,15 @@
+// Package training holds the offline jobs: fit a calibrated model set from
+// archived feature rows (Fit) and measure it (ROCAUC, PRAUC, Evaluate).
+//
+// Fit standardises the rows, fits every detector of the ensemble on the
+// training part and calibrates on a held-out part the detectors never saw,
+// split by VM (whole VMs held out, so calibration also covers workloads the
+// model did not learn) or, with few VMs, by time (the last part of every
+// VM's rows). All randomness comes from TrainConfig.Seed.
+//
+// Evaluate scores detection the way the targets are stated: a scenario is
+// detected when an incident on its VM opens no later than three windows
+// after the scenario starts and is still open at its start; false alerts are
+// incidents on a VM with no active (non-placebo) scenario, reported per
+// VM-day of observation.
+package training

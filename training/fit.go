@@ -1,0 +1,243 @@
+package training
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/escapement/escapement/features"
+	"github.com/escapement/escapement/models"
+	"github.com/escapement/escapement/models/iforest"
+	"github.com/escapement/escapement/models/zmax"
+)
+
+// Hold-out strategies.
+const (
+	HoldoutByVM   = "vm"
+	HoldoutByTime = "time"
+)
+
+// Defaults.
+const (
+	DefaultHoldoutFraction = 0.3
+	DefaultPlatform        = "sim"
+	minVMsForVMSplit       = 4
+)
+
+// TrainConfig configures Fit. Zero values select the defaults.
+type TrainConfig struct {
+	Seed            uint64
+	Trees           int     // isolation forest trees (default 100)
+	Subsample       int     // isolation forest ψ (default 256)
+	HoldoutFraction float64 // share of VMs (or of each VM's rows) held out for calibration (default 0.3)
+	HoldoutBy       string  // HoldoutByVM, HoldoutByTime, or "" for by VM when there are ≥ 4 VMs
+	Budget          float64 // false incidents per VM-day (default 1)
+	Window          time.Duration
+	GapWindows      int    // as the scorer's Config.GapWindows (default 1)
+	Platform        string // "sim", "pvm", "vmx" or "svm" (default "sim")
+	SchemaHash      string // feature schema hash of the featurizer; "" = models.SchemaHash(names)
+}
+
+// Fit trains and calibrates a model set on benign rows whose Values follow
+// names. It returns a sealed artifact ready for Save.
+func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact, error) {
+	if len(names) == 0 {
+		return nil, errors.New("train: no feature names: pass the featurizer's catalog names")
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("train: %w", models.ErrEmpty)
+	}
+	for i, r := range rows {
+		if len(r.Values) != len(names) {
+			return nil, fmt.Errorf("train: row %d (vm %s) has %d values for %d feature names: the dataset was written with another feature schema", i, r.VMID, len(r.Values), len(names))
+		}
+	}
+	if cfg.HoldoutFraction <= 0 || cfg.HoldoutFraction >= 1 {
+		cfg.HoldoutFraction = DefaultHoldoutFraction
+	}
+	if cfg.Platform == "" {
+		cfg.Platform = DefaultPlatform
+	}
+	if !slices.Contains(models.Platforms, cfg.Platform) {
+		return nil, fmt.Errorf("train: platform %q: use one of %v", cfg.Platform, models.Platforms)
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = medianWindow(rows)
+	}
+
+	byVM := groupByVM(rows)
+	if cfg.HoldoutBy == "" {
+		cfg.HoldoutBy = HoldoutByTime
+		if len(byVM) >= minVMsForVMSplit {
+			cfg.HoldoutBy = HoldoutByVM
+		}
+	}
+	train, held, err := split(byVM, cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	a := &models.Artifact{Standardizer: &models.Standardizer{}}
+	X := make([][]float64, 0, len(rows))
+	for _, seq := range train {
+		for _, r := range seq {
+			X = append(X, r.Values)
+		}
+	}
+	if err := a.Standardizer.Fit(X); err != nil {
+		return nil, fmt.Errorf("train: standardizer: %w", err)
+	}
+	Z := make([][]float64, len(X))
+	for i, x := range X {
+		Z[i] = a.Standardizer.Transform(x, nil)
+	}
+	a.Detectors = []models.Detector{iforest.New(cfg.Trees, cfg.Subsample), zmax.New()}
+	for i, d := range a.Detectors {
+		if err := d.Fit(Z, rand.New(rand.NewPCG(cfg.Seed, uint64(i)))); err != nil {
+			return nil, fmt.Errorf("train: %s: %w", d.Name(), err)
+		}
+	}
+
+	// Calibrate on the held-out sequences: each detector's tail, then the
+	// ensemble's alert threshold.
+	n := len(a.Detectors)
+	rawSeqs := make([][][]float64, n)
+	heldZ := make([][][]float64, len(held))
+	for v, seq := range held {
+		heldZ[v] = make([][]float64, len(seq))
+		for i, r := range seq {
+			heldZ[v][i] = a.Standardizer.Transform(r.Values, nil)
+		}
+		for d, det := range a.Detectors {
+			s := make([]float64, len(seq))
+			for i, z := range heldZ[v] {
+				s[i] = det.Score(z)
+			}
+			rawSeqs[d] = append(rawSeqs[d], s)
+		}
+	}
+	cc := models.CalibrationConfig{WindowSeconds: cfg.Window.Seconds(), Budget: cfg.Budget, GapWindows: cfg.GapWindows}
+	for d := range a.Detectors {
+		c, err := models.Calibrate(rawSeqs[d], cc)
+		if err != nil {
+			return nil, fmt.Errorf("train: calibrate %s: %w", a.Detectors[d].Name(), err)
+		}
+		a.Manifest.Calibration.Detectors = append(a.Manifest.Calibration.Detectors, c)
+	}
+	raw, p := make([]float64, n), make([]float64, n)
+	ens := make([][]float64, len(held))
+	for v := range heldZ {
+		for _, z := range heldZ[v] {
+			ens[v] = append(ens[v], a.Combine(z, raw, p))
+		}
+	}
+	alert, err := models.Calibrate(ens, cc)
+	if err != nil {
+		return nil, fmt.Errorf("train: calibrate the ensemble: %w", err)
+	}
+	a.Manifest.Calibration.Alert = alert
+
+	params, _ := json.Marshal(cfg)
+	from, to := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, r := range rows {
+		from, to = min(from, r.Start), max(to, r.End)
+	}
+	a.Manifest.CreatedAt = time.Now().UTC().Truncate(time.Second)
+	a.Manifest.FeatureNames = slices.Clone(names)
+	a.Manifest.FeatureSchemaHash = cfg.SchemaHash
+	a.Manifest.Platform = cfg.Platform
+	a.Manifest.Params = params
+	a.Manifest.Training = models.TrainingInfo{
+		From: time.Unix(0, from).UTC(), To: time.Unix(0, to).UTC(),
+		Rows: len(X), VMs: len(train), HoldoutRows: len(rows) - len(X), HoldoutVMs: len(held),
+		HoldoutBy: cfg.HoldoutBy, Seeds: []uint64{cfg.Seed},
+	}
+	if err := a.Seal(); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	return a, nil
+}
+
+// groupByVM returns each VM's rows ordered by window start, VMs in name order.
+func groupByVM(rows []features.Row) [][]features.Row {
+	idx := map[string]int{}
+	var out [][]features.Row
+	for _, r := range rows {
+		i, ok := idx[r.VMID]
+		if !ok {
+			i = len(out)
+			idx[r.VMID] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], r)
+	}
+	for _, seq := range out {
+		slices.SortStableFunc(seq, func(a, b features.Row) int { return cmp.Compare(a.Start, b.Start) })
+	}
+	slices.SortFunc(out, func(a, b []features.Row) int { return cmp.Compare(a[0].VMID, b[0].VMID) })
+	return out
+}
+
+// split separates training and held-out sequences.
+func split(byVM [][]features.Row, cfg TrainConfig) (train, held [][]features.Row, err error) {
+	switch cfg.HoldoutBy {
+	case HoldoutByVM:
+		if len(byVM) < 2 {
+			return nil, nil, errors.New("train: holding out by VM needs at least 2 VMs: use HoldoutByTime")
+		}
+		type ranked struct {
+			u   float64
+			seq []features.Row
+		}
+		rs := make([]ranked, len(byVM))
+		for i, seq := range byVM {
+			rs[i] = ranked{vmHash(cfg.Seed, seq[0].VMID), seq}
+		}
+		slices.SortFunc(rs, func(a, b ranked) int { return cmp.Compare(a.u, b.u) })
+		k := min(max(int(math.Round(cfg.HoldoutFraction*float64(len(rs)))), 1), len(rs)-1)
+		for i, r := range rs {
+			if i < k {
+				held = append(held, r.seq)
+			} else {
+				train = append(train, r.seq)
+			}
+		}
+	case HoldoutByTime:
+		for _, seq := range byVM {
+			k := int(math.Round(cfg.HoldoutFraction * float64(len(seq))))
+			if k == 0 || k == len(seq) {
+				train = append(train, seq)
+				continue
+			}
+			train = append(train, seq[:len(seq)-k])
+			held = append(held, seq[len(seq)-k:])
+		}
+	default:
+		return nil, nil, fmt.Errorf("train: HoldoutBy %q: use %q or %q", cfg.HoldoutBy, HoldoutByVM, HoldoutByTime)
+	}
+	return train, held, nil
+}
+
+// vmHash maps (seed, vm) to [0, 1) so the VM split is stable and seeded.
+func vmHash(seed uint64, vm string) float64 {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	h := sha256.Sum256(append(b[:], vm...))
+	return float64(binary.LittleEndian.Uint64(h[:])>>11) / (1 << 53)
+}
+
+func medianWindow(rows []features.Row) time.Duration {
+	w := make([]int64, len(rows))
+	for i, r := range rows {
+		w[i] = r.End - r.Start
+	}
+	slices.Sort(w)
+	return time.Duration(max(w[len(w)/2], 1))
+}
