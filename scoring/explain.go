@@ -20,6 +20,10 @@ const (
 	ClassPostExploitation       = "post_exploitation"
 )
 
+// notableZ is the z-score from which a rising feature counts as evidence in
+// titles and classes.
+const notableZ = 3
+
 // topic is what a feature is about: a phrase for titles and a class.
 type topic struct {
 	phrase string
@@ -81,13 +85,13 @@ func explain(std *models.Standardizer, names []string, x, z []float64, k int) []
 	return out
 }
 
-// classify returns the scenario class the rising features agree on (at least
-// half of their total z), or "".
+// classify returns the scenario class the notably rising features agree on
+// (at least half of their total z), or "".
 func classify(fs []anomaly.Feature) string {
 	weight := map[string]float64{}
 	var total float64
 	for _, f := range fs {
-		if f.Z <= 0 {
+		if f.Z < notableZ {
 			continue
 		}
 		total += f.Z
@@ -107,11 +111,11 @@ func classify(fs []anomaly.Feature) string {
 	return best
 }
 
-// title names the VM and up to two topics of the rising features.
+// title names the VM and up to two topics of the notably rising features.
 func title(vm string, fs []anomaly.Feature) string {
 	var phrases []string
 	for _, f := range fs {
-		if f.Z <= 0 {
+		if f.Z < notableZ {
 			continue
 		}
 		if p := topicOf(f.Name).phrase; !slices.Contains(phrases, p) {

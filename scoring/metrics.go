@@ -10,6 +10,9 @@ type metrics struct {
 	vms       prometheus.Gauge
 	incidents prometheus.Gauge
 	ensemble  prometheus.Histogram
+
+	scored, stale, invalid      prometheus.Counter
+	opened, escalated, resolved prometheus.Counter
 }
 
 // Row results and record kinds (metric labels).
@@ -54,12 +57,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15},
 		}),
 	}
-	for _, r := range []string{resultScored, resultStale, resultInvalid} {
-		m.rows.WithLabelValues(r)
-	}
-	for _, k := range []string{kindOpen, kindEscalate, kindResolve} {
-		m.records.WithLabelValues(k)
-	}
+	m.scored, m.stale, m.invalid = m.rows.WithLabelValues(resultScored), m.rows.WithLabelValues(resultStale), m.rows.WithLabelValues(resultInvalid)
+	m.opened, m.escalated, m.resolved = m.records.WithLabelValues(kindOpen), m.records.WithLabelValues(kindEscalate), m.records.WithLabelValues(kindResolve)
 	if reg != nil {
 		reg.MustRegister(m.rows, m.anomalous, m.records, m.evictions, m.vms, m.incidents, m.ensemble)
 	}

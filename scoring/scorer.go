@@ -121,12 +121,12 @@ func (s *Scorer) VMs() int { return len(s.vms) }
 // returns an error wrapping ErrInvalidRow and changes no state.
 func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 	if err := s.validate(row); err != nil {
-		s.m.rows.WithLabelValues(resultInvalid).Inc()
+		s.m.invalid.Inc()
 		return nil, err
 	}
 	st := s.vms[row.VMID]
 	if st != nil && row.Start < st.lastEnd {
-		s.m.rows.WithLabelValues(resultStale).Inc()
+		s.m.stale.Inc()
 		return nil, nil
 	}
 	var out []anomaly.Record
@@ -151,7 +151,7 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 
 	z := s.a.Standardizer.Transform(row.Values, s.z)
 	e := s.a.Combine(z, s.raw, s.p)
-	s.m.rows.WithLabelValues(resultScored).Inc()
+	s.m.scored.Inc()
 	s.m.ensemble.Observe(e)
 
 	if e > s.threshold {
@@ -223,13 +223,13 @@ func (s *Scorer) anomalous(out []anomaly.Record, row features.Row, st *vmState, 
 	switch {
 	case opened:
 		inc.revision = 1
-		s.m.records.WithLabelValues(kindOpen).Inc()
+		s.m.opened.Inc()
 		s.log.Info("incident opened", logVM, row.VMID, logIncident, inc.id, logSeverity, anomaly.Severities[sev])
 		return append(out, s.record(row.VMID, inc, anomaly.StatusNew, row.End))
 	case sev > inc.severity:
 		inc.severity = sev
 		inc.revision++
-		s.m.records.WithLabelValues(kindEscalate).Inc()
+		s.m.escalated.Inc()
 		s.log.Info("incident escalated", logVM, row.VMID, logIncident, inc.id, logSeverity, anomaly.Severities[sev])
 		return append(out, s.record(row.VMID, inc, anomaly.StatusInProgress, row.End))
 	}
@@ -243,7 +243,7 @@ func (s *Scorer) close(out []anomaly.Record, vm string, st *vmState, at int64) [
 	s.open--
 	s.m.incidents.Set(float64(s.open))
 	inc.revision++
-	s.m.records.WithLabelValues(kindResolve).Inc()
+	s.m.resolved.Inc()
 	s.log.Info("incident resolved", logVM, vm, logIncident, inc.id, logWindows, inc.windows)
 	return append(out, s.record(vm, inc, anomaly.StatusResolved, at))
 }

@@ -19,7 +19,7 @@
 // external node reached above the height limit is padded with splits at +Inf
 // that always lead left, and every bottom slot stores the finished
 // contribution depth + c(n) of its external node. Scoring is then a fixed
-// number of branch-free steps per tree, four trees interleaved, with no
+// number of branch-free steps per tree, eight trees interleaved, with no
 // allocation.
 //
 // Fit is deterministic for a given seeded *rand.Rand (math/rand/v2, whose PCG

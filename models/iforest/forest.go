@@ -219,20 +219,19 @@ func (f *Forest) PathLength(x []float64) float64 {
 	splits, leaves := f.splits, f.leaves
 	var sum float64
 	t := 0
-	// Four trees at a time: independent chains the CPU overlaps.
-	for ; t+4 <= f.Trees; t += 4 {
-		s0, s1 := splits[t*ni:(t+1)*ni], splits[(t+1)*ni:(t+2)*ni]
-		s2, s3 := splits[(t+2)*ni:(t+3)*ni], splits[(t+3)*ni:(t+4)*ni]
-		i0, i1, i2, i3 := 0, 0, 0, 0
+	// lanes trees at a time: independent chains the CPU overlaps.
+	const lanes = 8
+	for ; t+lanes <= f.Trees; t += lanes {
+		var at [lanes]int
 		for range h {
-			n0, n1, n2, n3 := s0[i0], s1[i1], s2[i2], s3[i3]
-			i0 = 2*i0 + 1 + b2i(x[n0.feature] >= float64(n0.value))
-			i1 = 2*i1 + 1 + b2i(x[n1.feature] >= float64(n1.value))
-			i2 = 2*i2 + 1 + b2i(x[n2.feature] >= float64(n2.value))
-			i3 = 2*i3 + 1 + b2i(x[n3.feature] >= float64(n3.value))
+			for k := range lanes {
+				n := splits[(t+k)*ni+at[k]]
+				at[k] = 2*at[k] + 1 + b2i(x[n.feature] >= float64(n.value))
+			}
 		}
-		sum += float64(leaves[t*nl+i0-ni]) + float64(leaves[(t+1)*nl+i1-ni]) +
-			float64(leaves[(t+2)*nl+i2-ni]) + float64(leaves[(t+3)*nl+i3-ni])
+		for k := range lanes {
+			sum += float64(leaves[(t+k)*nl+at[k]-ni])
+		}
 	}
 	for ; t < f.Trees; t++ {
 		s := splits[t*ni : (t+1)*ni]
