@@ -58,6 +58,28 @@ type Record struct {
 	Attack     []Attack  `json:"attack"`
 	Anomaly    Detail    `json:"anomaly"`
 	Links      Links     `json:"links"`
+
+	// Analyst fields: set through the API (PATCH /api/v1/anomalies/{id}),
+	// never by the scorer. A store keeps them apart from the scorer's
+	// revisions so a new revision does not erase the analyst's work.
+	Assignee string `json:"assignee,omitempty"`
+	Note     string `json:"note,omitempty"`
+	Verdict  string `json:"verdict,omitempty"` // "", VerdictTruePositive or VerdictFalsePositive
+}
+
+// Analyst verdicts.
+const (
+	VerdictTruePositive  = "true_positive"
+	VerdictFalsePositive = "false_positive"
+)
+
+// ValidStatus reports whether s is one of the Status constants.
+func ValidStatus(s string) bool {
+	switch s {
+	case StatusNew, StatusInProgress, StatusSuppressed, StatusResolved:
+		return true
+	}
+	return false
 }
 
 // Detector names the model that produced the record.

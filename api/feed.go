@@ -75,7 +75,7 @@ func (f *Feed) Handle(ctx context.Context, d transport.Delivery) error {
 		}
 		return nil
 	}
-	ok, err := f.store.Upsert(rec)
+	ok, err := f.store.Upsert(ctx, rec)
 	if err != nil {
 		return fmt.Errorf("store anomaly %s rev %d: %w", rec.ID, rec.Revision, err)
 	}

@@ -1,189 +1,165 @@
 package api
 
 import (
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/escapement/escapement/anomaly"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// MaxLimit bounds the page size of a listing; DefaultLimit is used when the
-// request gives none.
+// Limits of the API.
 const (
-	MaxLimit     = 1000
-	DefaultLimit = 100
+	MaxLimit     = 1000  // page size of a listing
+	DefaultLimit = 100   // page size when the request gives none
+	MaxVMLimit   = 10000 // rows of /vms and /vms/{id}/scores
+	// DefaultMaxBody bounds a request body (PATCH) unless configured.
+	DefaultMaxBody = 64 << 10
+	// DefaultRateLimit is requests per second per token unless configured.
+	DefaultRateLimit = 50
 )
+
+// ServerConfig configures a Server.
+type ServerConfig struct {
+	Store Store
+	// Metrics serves /metrics without a token (nil: 404).
+	Metrics http.Handler
+	// Tokens grant access to /api. Without tokens LocalOnly must be set.
+	Tokens *Tokens
+	// LocalOnly answers /api without a token, to loopback clients only.
+	LocalOnly bool
+	// RateLimit is requests per second per token (0: 50) with Burst (0: 2×rate).
+	RateLimit float64
+	Burst     int
+	// MaxBody bounds request bodies in bytes (0: DefaultMaxBody).
+	MaxBody int64
+}
 
 // Server is the HTTP API over a Store.
 type Server struct {
-	store   Store
-	metrics http.Handler
+	cfg     ServerConfig
 	log     *slog.Logger
 	ready   atomic.Bool
+	limiter *limiter
+	reqs    *prometheus.CounterVec
 }
 
-// NewServer returns an API server. metrics serves /metrics (nil: 404).
-func NewServer(store Store, metrics http.Handler, log *slog.Logger) *Server {
+// NewServer returns an API server; it refuses a configuration in which /api
+// would answer without a token outside local-only mode.
+func NewServer(cfg ServerConfig, log *slog.Logger, reg prometheus.Registerer) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{store: store, metrics: metrics, log: log}
+	if cfg.Store == nil {
+		return nil, errors.New("api: no store")
+	}
+	if !cfg.LocalOnly && cfg.Tokens.Len() == 0 {
+		return nil, errors.New("the API has no tokens: give --api-tokens FILE or ESCAPEMENT_API_TOKENS (see docs/api.md), or --local-only to answer loopback clients without a token")
+	}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = int(2*cfg.RateLimit) + 1
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	s := &Server{cfg: cfg, log: log, limiter: newLimiter(cfg.RateLimit, cfg.Burst, time.Now)}
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "escapement", Subsystem: "api",
+		Name: "requests_total", Help: "API requests by route and status code."}, []string{"route", "code"})
+	if reg != nil {
+		reg.MustRegister(s.reqs)
+	}
+	return s, nil
 }
 
 // SetReady flips /readyz; a stage sets it once its inputs are connected.
 func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 
+// route is one endpoint; scope "" is open to all.
+type route struct {
+	method, path string
+	scope        Scope
+	h            http.HandlerFunc
+}
+
+func (s *Server) routes() []route {
+	rs := []route{
+		{"GET", "/api/v1/anomalies", ScopeRead, s.list},
+		{"GET", "/api/v1/anomalies/{id}", ScopeRead, s.get},
+		{"PATCH", "/api/v1/anomalies/{id}", ScopeWrite, s.patch},
+		{"GET", "/api/v1/vms", ScopeRead, s.vms},
+		{"GET", "/api/v1/vms/{id}/scores", ScopeRead, s.scores},
+		{"GET", "/api/v1/detectors", ScopeRead, s.detectors},
+		{"GET", "/api/v1/openapi.json", "", serveOpenAPI},
+		{"GET", "/healthz", "", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}},
+		{"GET", "/readyz", "", func(w http.ResponseWriter, _ *http.Request) {
+			if !s.ready.Load() {
+				problem(w, http.StatusServiceUnavailable, "not ready", "the anomaly feed is not connected yet")
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		}},
+	}
+	if s.cfg.Metrics != nil {
+		rs = append(rs, route{"GET", "/metrics", "", s.cfg.Metrics.ServeHTTP})
+	}
+	return rs
+}
+
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/anomalies", s.list)
-	mux.HandleFunc("GET /api/v1/anomalies/{id}", s.get)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			problem(w, http.StatusServiceUnavailable, "not ready", "the anomaly feed is not connected yet")
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
-	if s.metrics != nil {
-		mux.Handle("GET /metrics", s.metrics)
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem(w, http.StatusNotFound, "not found", "no endpoint "+r.Method+" "+r.URL.Path+"; see docs/api.md")
+		problem(w, http.StatusNotFound, "not found", "no endpoint "+r.Method+" "+r.URL.Path+"; see /api/v1/openapi.json or docs/api.md")
 	})
 	return mux
 }
 
-// ListResponse is the body of GET /api/v1/anomalies.
-type ListResponse struct {
-	Data       []anomaly.Record `json:"data"`
-	NextCursor string           `json:"next_cursor,omitempty"`
-	HasMore    bool             `json:"has_more"`
+type statusWriter struct {
+	http.ResponseWriter
+	code int
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r.URL.Query())
-	if err != nil {
-		problem(w, http.StatusBadRequest, "invalid query", err.Error())
-		return
-	}
-	recs, more, err := s.store.List(q)
-	if err != nil {
-		s.log.Error("list anomalies", "err", err)
-		problem(w, http.StatusInternalServerError, "store error", "listing anomalies failed; see the server log")
-		return
-	}
-	resp := ListResponse{Data: recs, HasMore: more}
-	if resp.Data == nil {
-		resp.Data = []anomaly.Record{}
-	}
-	if more && len(recs) > 0 {
-		last := recs[len(recs)-1]
-		resp.NextCursor = encodeCursor(Cursor{UpdatedAt: last.UpdatedAt, ID: last.ID})
-		next := *r.URL
-		v := next.Query()
-		v.Set("cursor", resp.NextCursor)
-		next.RawQuery = v.Encode()
-		w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next.RequestURI()))
-	}
-	writeJSON(w, http.StatusOK, resp)
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
-func (s *Server) get(w http.ResponseWriter, r *http.Request) {
-	rec, ok, err := s.store.Get(r.PathValue("id"))
-	if err != nil {
-		s.log.Error("get anomaly", "err", err)
-		problem(w, http.StatusInternalServerError, "store error", "reading the anomaly failed; see the server log")
-		return
-	}
-	if !ok {
-		problem(w, http.StatusNotFound, "not found", "no anomaly with id "+r.PathValue("id"))
-		return
-	}
-	etag := fmt.Sprintf("%q", fmt.Sprintf("%s-%d", rec.ID, rec.Revision))
-	w.Header().Set("ETag", etag)
-	if r.Header.Get("If-None-Match") == etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	writeJSON(w, http.StatusOK, rec)
-}
-
-func parseQuery(v url.Values) (Query, error) {
-	q := Query{Limit: DefaultLimit}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &q.Since}, {"until", &q.Until}, {"updated_since", &q.UpdatedSince}} {
-		if s := v.Get(p.name); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				return q, fmt.Errorf("%s=%q: want an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name, s)
+// wrap applies authentication, the rate limit and the body limit.
+func (s *Server) wrap(rt route) http.Handler {
+	label := rt.method + " " + rt.path
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		defer func() { s.reqs.WithLabelValues(label, strconv.Itoa(sw.code)).Inc() }()
+		if rt.scope != "" {
+			key, ok := s.authorize(sw, r, rt.scope)
+			if !ok {
+				return
 			}
-			*p.dst = t
+			if wait, ok := s.limiter.allow(key); !ok {
+				sw.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+				problem(sw, http.StatusTooManyRequests, "rate limited",
+					fmt.Sprintf("this token may make %g requests per second (burst %d); retry after the Retry-After seconds", s.cfg.RateLimit, s.cfg.Burst))
+				return
+			}
 		}
-	}
-	if s := v.Get("severity_min"); s != "" {
-		if anomaly.SeverityRank(s) < 0 {
-			return q, fmt.Errorf("severity_min=%q: want one of %s", s, strings.Join(anomaly.Severities, ", "))
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBody)
 		}
-		q.SeverityMin = s
-	}
-	if s := v.Get("status"); s != "" {
-		switch s {
-		case anomaly.StatusNew, anomaly.StatusInProgress, anomaly.StatusSuppressed, anomaly.StatusResolved:
-		default:
-			return q, fmt.Errorf("status=%q: want new, in_progress, suppressed or resolved", s)
-		}
-		q.Status = s
-	}
-	q.Host, q.VM = v.Get("host"), v.Get("vm")
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxLimit {
-			return q, fmt.Errorf("limit=%q: want an integer from 1 to %d", s, MaxLimit)
-		}
-		q.Limit = n
-	}
-	if s := v.Get("cursor"); s != "" {
-		c, err := decodeCursor(s)
-		if err != nil {
-			return q, fmt.Errorf("cursor: %v; pass next_cursor from a previous page unchanged", err)
-		}
-		q.After = c
-	}
-	return q, nil
-}
-
-func encodeCursor(c Cursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(c.UpdatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID))
-}
-
-func decodeCursor(s string) (Cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return Cursor{}, fmt.Errorf("not a cursor")
-	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	if !ok {
-		return Cursor{}, fmt.Errorf("not a cursor")
-	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return Cursor{}, fmt.Errorf("not a cursor")
-	}
-	return Cursor{UpdatedAt: t, ID: id}, nil
+		rt.h(sw, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -199,4 +175,9 @@ func problem(w http.ResponseWriter, code int, title, detail string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"type": "about:blank", "title": title, "status": code, "detail": detail,
 	})
+}
+
+func (s *Server) storeError(w http.ResponseWriter, what string, err error) {
+	s.log.Error("anomaly store", "op", what, "err", err)
+	problem(w, http.StatusInternalServerError, "store error", what+" failed; see the server log")
 }

@@ -1,11 +1,20 @@
 package api
 
 import (
-	"sort"
-	"sync"
+	"context"
+	"errors"
 	"time"
 
 	"github.com/escapement/escapement/anomaly"
+)
+
+// Sentinel errors of a Store.
+var (
+	// ErrNotFound: no anomaly with that id.
+	ErrNotFound = errors.New("anomaly not found")
+	// ErrStale: the caller's ETag is not the stored one (someone changed the
+	// anomaly since the caller read it).
+	ErrStale = errors.New("anomaly changed since it was read")
 )
 
 // Query selects anomalies. Zero fields do not filter.
@@ -17,133 +26,92 @@ type Query struct {
 	Status       string
 	Host         string
 	VM           string
-	After        Cursor // exclusive position in (updated_at, id) order
-	Limit        int
+	Technique    string // ATT&CK technique id, e.g. T1611
+	Detector     string // detector id
+	// Revisions lists every stored revision (a change feed) instead of the
+	// newest revision of each anomaly.
+	Revisions bool
+	After     Cursor // exclusive position in (updated_at, id) order
+	Limit     int
 }
 
 // Cursor is a position in the (updated_at, id) order of a listing.
+// UpdatedAt is the store's own clock (nanoseconds since the epoch).
 type Cursor struct {
-	UpdatedAt time.Time
+	UpdatedAt int64
 	ID        string
 }
 
-func (c Cursor) zero() bool { return c.ID == "" && c.UpdatedAt.IsZero() }
-
-func (c Cursor) less(r *anomaly.Record) bool {
-	if !c.UpdatedAt.Equal(r.UpdatedAt) {
-		return c.UpdatedAt.Before(r.UpdatedAt)
-	}
-	return c.ID < r.ID
+// Anomaly is a stored anomaly: the record as the API shows it (analyst
+// fields merged, updated_at from the store's clock) and its ETag.
+type Anomaly struct {
+	anomaly.Record
+	ETag string `json:"-"`
 }
 
-// Store keeps the newest revision of every anomaly.
+// Patch is an analyst's change; nil fields are left as they are.
+type Patch struct {
+	Status   *string `json:"status,omitempty"`
+	Assignee *string `json:"assignee,omitempty"`
+	Note     *string `json:"note,omitempty"`
+	Verdict  *string `json:"verdict,omitempty"`
+}
+
+// VMRisk is a VM's current risk: its most recently seen anomaly.
+type VMRisk struct {
+	VMID          string    `json:"vm_id"`
+	Name          string    `json:"name,omitempty"`
+	Host          string    `json:"host"`
+	RiskScore     float64   `json:"risk_score"`
+	Severity      string    `json:"severity"`
+	LastSeen      time.Time `json:"last_seen"`
+	AnomalyID     string    `json:"anomaly_id"`
+	Anomalies     int       `json:"anomalies"`
+	OpenAnomalies int       `json:"open_anomalies"`
+}
+
+// ScorePoint is one stored revision of an anomaly of a VM: its score at the
+// revision's last_seen.
+type ScorePoint struct {
+	Time      time.Time `json:"time"`
+	RiskScore float64   `json:"risk_score"`
+	Score     float64   `json:"score"`
+	Threshold float64   `json:"threshold"`
+	Severity  string    `json:"severity"`
+	AnomalyID string    `json:"anomaly_id"`
+	Revision  int       `json:"revision"`
+}
+
+// DetectorInfo is a detector seen in stored anomalies.
+type DetectorInfo struct {
+	anomaly.Detector
+	Anomalies int       `json:"anomalies"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// Store keeps anomalies: the newest scorer revision of each, every stored
+// revision, and the analyst's fields apart from both.
 type Store interface {
-	// Upsert stores rec unless a revision at least as new is stored;
+	// Upsert stores rec unless a revision at least as new is stored (topic
+	// duplicates collapse, an older revision never replaces a newer one);
 	// it reports whether rec was stored.
-	Upsert(rec anomaly.Record) (bool, error)
-	// List returns up to q.Limit matching records after q.After in
+	Upsert(ctx context.Context, rec anomaly.Record) (bool, error)
+	// List returns up to q.Limit matching anomalies after q.After in
 	// (updated_at, id) order, and whether more follow.
-	List(q Query) ([]anomaly.Record, bool, error)
-	// Get returns the record with id.
-	Get(id string) (anomaly.Record, bool, error)
-}
-
-// MemStore is an in-memory Store bounded to a number of records; the oldest
-// by updated_at are dropped first.
-type MemStore struct {
-	mu   sync.RWMutex
-	max  int
-	byID map[string]anomaly.Record
-}
-
-// NewMemStore returns a store holding at most max records (default 100 000).
-func NewMemStore(max int) *MemStore {
-	if max <= 0 {
-		max = 100_000
-	}
-	return &MemStore{max: max, byID: map[string]anomaly.Record{}}
-}
-
-// Upsert implements Store; a duplicate or older revision is ignored, so topic
-// duplicates collapse.
-func (s *MemStore) Upsert(rec anomaly.Record) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.byID[rec.ID]; ok && old.Revision >= rec.Revision {
-		return false, nil
-	}
-	s.byID[rec.ID] = rec
-	if len(s.byID) > s.max {
-		s.evictLocked(len(s.byID) - s.max)
-	}
-	return true, nil
-}
-
-func (s *MemStore) evictLocked(n int) {
-	all := s.sortedLocked()
-	for _, r := range all[:n] {
-		delete(s.byID, r.ID)
-	}
-}
-
-func (s *MemStore) sortedLocked() []anomaly.Record {
-	all := make([]anomaly.Record, 0, len(s.byID))
-	for _, r := range s.byID {
-		all = append(all, r)
-	}
-	sort.Slice(all, func(i, j int) bool {
-		if !all[i].UpdatedAt.Equal(all[j].UpdatedAt) {
-			return all[i].UpdatedAt.Before(all[j].UpdatedAt)
-		}
-		return all[i].ID < all[j].ID
-	})
-	return all
-}
-
-// List implements Store.
-func (s *MemStore) List(q Query) ([]anomaly.Record, bool, error) {
-	s.mu.RLock()
-	all := s.sortedLocked()
-	s.mu.RUnlock()
-	minRank := -1
-	if q.SeverityMin != "" {
-		minRank = anomaly.SeverityRank(q.SeverityMin)
-	}
-	var out []anomaly.Record
-	for i := range all {
-		r := &all[i]
-		if !q.After.zero() && !q.After.less(r) {
-			continue
-		}
-		if !match(r, q, minRank) {
-			continue
-		}
-		if q.Limit > 0 && len(out) == q.Limit {
-			return out, true, nil
-		}
-		out = append(out, *r)
-	}
-	return out, false, nil
-}
-
-func match(r *anomaly.Record, q Query, minRank int) bool {
-	switch {
-	case !q.Since.IsZero() && r.LastSeen.Before(q.Since),
-		!q.Until.IsZero() && !r.FirstSeen.Before(q.Until),
-		!q.UpdatedSince.IsZero() && r.UpdatedAt.Before(q.UpdatedSince),
-		minRank >= 0 && anomaly.SeverityRank(r.Severity) < minRank,
-		q.Status != "" && r.Status != q.Status,
-		q.Host != "" && r.Host != q.Host,
-		q.VM != "" && r.VM.ID != q.VM:
-		return false
-	}
-	return true
-}
-
-// Get implements Store.
-func (s *MemStore) Get(id string) (anomaly.Record, bool, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r, ok := s.byID[id]
-	return r, ok, nil
+	List(ctx context.Context, q Query) ([]Anomaly, bool, error)
+	// Get returns the anomaly with id, or ErrNotFound.
+	Get(ctx context.Context, id string) (Anomaly, error)
+	// Patch applies p if the stored ETag is ifMatch; ErrStale if it is not,
+	// ErrNotFound if there is no such anomaly.
+	Patch(ctx context.Context, id string, p Patch, ifMatch string) (Anomaly, error)
+	// VMs returns each VM's current risk, riskiest first.
+	VMs(ctx context.Context, limit int) ([]VMRisk, error)
+	// Scores returns the revisions of vm's anomalies whose last_seen is in
+	// [since, until) (zero: unbounded), oldest first.
+	Scores(ctx context.Context, vm string, since, until time.Time, limit int) ([]ScorePoint, error)
+	// Detectors returns the detectors named by stored anomalies.
+	Detectors(ctx context.Context) ([]DetectorInfo, error)
+	// Retain deletes anomalies and revisions last updated before cutoff
+	// and returns how many anomalies went.
+	Retain(ctx context.Context, cutoff time.Time) (int, error)
 }

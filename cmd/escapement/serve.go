@@ -2,9 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -14,16 +21,27 @@ import (
 	"github.com/escapement/escapement/transport"
 )
 
-func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs, cfgFile := newFlagSet("serve", "Consume escapement.anomalies.v1 into the anomaly store and serve the anomaly API (docs/api.md).", stderr)
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgFile := newFlagSet("serve", "Consume escapement.anomalies.v1 into the anomaly store (SQLite) and serve the anomaly API (docs/api.md).", stderr)
 	var of obsFlags
 	var kf kafkaFlags
 	of.register(fs, false)
 	kf.register(fs, "Kafka bootstrap `brokers`, host:port[,host:port] (required)")
-	listen := fs.String("listen", "127.0.0.1:8080", "serve the API, /healthz, /readyz and /metrics on this `addr`")
-	maxRecords := fs.Int("max-anomalies", 100000, "most anomalies the store keeps; the least recently updated are dropped first")
+	o := serveOptions{Out: stdout}
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "serve the API, /healthz, /readyz and /metrics on this `addr`")
+	fs.StringVar(&o.DataDir, "data-dir", filepath.Join(defaultDataDir(), "serve"), "`directory` of the anomaly store (anomalies.db)")
+	fs.StringVar(&o.Group, "group", "", "Kafka consumer `group` of the feed (default escapement-serve-<store instance>: resumes while the store file lives)")
+	fs.DurationVar(&o.Retention, "retention", 30*24*time.Hour, "delete anomalies not updated for this long (0 keeps them all)")
+	fs.StringVar(&o.TokensFile, "api-tokens", "", "`file` of API tokens, lines NAME:SCOPES:SHA256HEX (also ESCAPEMENT_API_TOKENS with the entries themselves)")
+	fs.BoolVar(&o.LocalOnly, "local-only", false, "answer /api without a token, to loopback clients only")
+	fs.StringVar(&o.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `file` (with --tls-key)")
+	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
+	fs.Float64Var(&o.RateLimit, "rate-limit", api.DefaultRateLimit, "API requests per second per token (bursts of twice that); over it answers 429")
 	if err := parseFlags(fs, cfgFile, args); err != nil {
 		return err
+	}
+	if o.TokensFile != "" && o.TokensFile == os.Getenv("ESCAPEMENT_API_TOKENS") {
+		o.TokensFile = "" // the variable holds entries, not a file name: LoadTokens reads it
 	}
 	rt, err := of.start("serve", stderr)
 	if err != nil {
@@ -37,28 +55,121 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := ensureTopics(ctx, kcfg, kf.partitions, rt.log); err != nil {
 		return err
 	}
-	store := api.NewMemStore(*maxRecords)
-	return runServe(ctx, kcfg, store, *listen, nil, rt)
+	return runServe(ctx, kcfg, o, nil, rt)
 }
 
-// runServe feeds store from the anomalies topic and serves the API on listen.
-// Every serve instance reads every partition from the start (its store is
-// in memory), so it joins a group of its own.
-func runServe(ctx context.Context, kcfg transport.Config, store api.Store, listen string, onStored func(anomaly.Record), rt *runtimeObs) error {
+// serveOptions configure runServe.
+type serveOptions struct {
+	DataDir   string        // the store is DataDir/anomalies.db
+	Listen    string        // API address
+	Group     string        // consumer group; default from the store's instance id
+	Retention time.Duration // 0 keeps everything
+	// TokensFile and ESCAPEMENT_API_TOKENS give the API tokens.
+	TokensFile string
+	// LocalOnly answers /api without a token to loopback clients.
+	LocalOnly bool
+	// LocalOnlyOnLoopback turns LocalOnly on when no token is configured
+	// and Listen is a loopback address (escapement run), and says so.
+	LocalOnlyOnLoopback bool
+	TLSCert, TLSKey     string
+	RateLimit           float64
+	Out                 io.Writer // where notices go (nil: discarded)
+}
+
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// runServe opens the anomaly store, feeds it from the anomalies topic and
+// serves the API. The consumer group is named after the store file's
+// instance id, so a restart resumes from the committed offsets and a new
+// store file reads the topic from the start.
+func runServe(ctx context.Context, kcfg transport.Config, o serveOptions, onStored func(anomaly.Record), rt *runtimeObs) error {
+	out := o.Out
+	if out == nil {
+		out = io.Discard
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return errors.New("give both --tls-cert and --tls-key, or neither")
+	}
+	tokens, err := api.LoadTokens(o.TokensFile)
+	if err != nil {
+		return err
+	}
+	localOnly := o.LocalOnly
+	if !localOnly && tokens.Len() == 0 && o.LocalOnlyOnLoopback && isLoopbackAddr(o.Listen) {
+		localOnly = true
+		fmt.Fprintf(out, "anomaly API is local-only: loopback clients need no token (set ESCAPEMENT_API_TOKENS to require tokens)\n")
+	}
+	store, err := api.OpenSQLite(filepath.Join(o.DataDir, "anomalies.db"), rt.log, rt.reg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	srv, err := api.NewServer(api.ServerConfig{Store: store, Metrics: obs.MetricsHandler(rt.reg), Tokens: tokens,
+		LocalOnly: localOnly, RateLimit: o.RateLimit}, rt.log, rt.reg)
+	if err != nil {
+		return err
+	}
+	group := o.Group
+	if group == "" {
+		group = "escapement-serve-" + store.Instance()
+	}
+	rt.log.Info("anomaly store", "path", store.Path(), "group", group, "local_only", localOnly, "tokens", tokens.Len())
+
 	prod, err := transport.NewProducer(withClient(kcfg, "serve-dlq"), rt.log, rt.reg)
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
-	host, _ := os.Hostname()
-	group := fmt.Sprintf("escapement-serve-%s-%d", host, os.Getpid())
 	feed := api.NewFeed(api.FeedConfig{Store: store, DeadLetter: deadLetterFunc(prod, "serve"), OnStored: onStored}, rt.log, rt.reg)
-	srv := api.NewServer(store, obs.MetricsHandler(rt.reg), rt.log)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveHTTP(gctx, listen, srv.Handler(), rt.log) })
+	if o.TLSCert != "" {
+		g.Go(func() error { return serveHTTPS(gctx, o.Listen, o.TLSCert, o.TLSKey, srv.Handler(), rt.log) })
+	} else {
+		g.Go(func() error { return serveHTTP(gctx, o.Listen, srv.Handler(), rt.log) })
+	}
+	g.Go(func() error {
+		api.RetainEvery(gctx, store, o.Retention, 10*time.Minute, rt.log)
+		return nil
+	})
 	g.Go(func() error {
 		srv.SetReady(true)
 		return runGroup(gctx, kcfg, transport.GroupConfig{GroupID: group, Topics: []string{anomaly.Topic}, StartOffset: transport.StartFirst}, feed, rt)
 	})
 	return g.Wait()
+}
+
+// serveHTTPS serves h over TLS (1.2 or later) on addr until ctx is done.
+func serveHTTPS(ctx context.Context, addr, certFile, keyFile string, h http.Handler, log *slog.Logger) error {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another escapement running? choose another address with --listen)", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}}
+	log.Info("https listening", obs.FieldAddr, ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return nil
+	}
 }
