@@ -37,32 +37,33 @@ func CEF(r anomaly.Record, productVersion string) string {
 		}
 		feats = append(feats, fmt.Sprintf("%s=%s(baseline %s)", f.Name, num(f.Observed), num(f.Baseline)))
 	}
-	ext := []struct{ k, v string }{
-		{"rt", strconv.FormatInt(millis(r.UpdatedAt), 10)},
-		{"start", strconv.FormatInt(millis(r.FirstSeen), 10)},
-		{"end", strconv.FormatInt(millis(r.LastSeen), 10)},
-		{"externalId", r.ID},
-		{"msg", r.Title},
-		{"cat", at.TacticName + "/" + at.TechniqueName},
-		{"dvchost", r.Host},
-		{"dhost", vmName(r)},
-		{"act", r.Status},
-		{"cn1", strconv.Itoa(r.Revision)}, {"cn1Label", "revision"},
-		{"cfp1", num(r.RiskScore)}, {"cfp1Label", "riskScore"},
-		{"cfp2", num(r.Anomaly.Score)}, {"cfp2Label", "anomalyScore"},
-		{"cs1", r.VM.ID}, {"cs1Label", "vmId"},
-		{"cs2", at.TechniqueID}, {"cs2Label", "mitreTechnique"},
-		{"cs3", at.TacticID}, {"cs3Label", "mitreTactic"},
-		{"cs4", r.Detector.Name + " " + r.Detector.Version}, {"cs4Label", "detector"},
-		{"cs5", strings.Join(feats, "; ")}, {"cs5Label", "topFeatures"},
-		{"cs6", r.Severity}, {"cs6Label", "severity"},
+	type kv struct{ k, v, label string } // label: the value of k+"Label" for custom fields
+	ext := []kv{
+		{"rt", strconv.FormatInt(millis(r.UpdatedAt), 10), ""},
+		{"start", strconv.FormatInt(millis(r.FirstSeen), 10), ""},
+		{"end", strconv.FormatInt(millis(r.LastSeen), 10), ""},
+		{"externalId", r.ID, ""},
+		{"msg", r.Title, ""},
+		{"cat", at.TacticName + "/" + at.TechniqueName, ""},
+		{"dvchost", r.Host, ""},
+		{"dhost", vmName(r), ""},
+		{"act", r.Status, ""},
+		{"cn1", strconv.Itoa(r.Revision), "revision"},
+		{"cfp1", num(r.RiskScore), "riskScore"},
+		{"cfp2", num(r.Anomaly.Score), "anomalyScore"},
+		{"cs1", r.VM.ID, "vmId"},
+		{"cs2", at.TechniqueID, "mitreTechnique"},
+		{"cs3", at.TacticID, "mitreTactic"},
+		{"cs4", strings.TrimSpace(r.Detector.Name + " " + r.Detector.Version), "detector"},
+		{"cs5", strings.Join(feats, "; "), "topFeatures"},
+		{"cs6", r.Severity, "severity"},
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "CEF:0|Escapement|Escapement|%s|%s|%s|%d|",
 		headerEscaper.Replace(productVersion), headerEscaper.Replace(sig), headerEscaper.Replace(r.Title), sev)
 	first := true
 	for _, e := range ext {
-		if e.v == "" {
+		if e.v == "" || e.v == "/" {
 			continue
 		}
 		if !first {
@@ -72,6 +73,9 @@ func CEF(r anomaly.Record, productVersion string) string {
 		b.WriteString(e.k)
 		b.WriteByte('=')
 		b.WriteString(extEscaper.Replace(e.v))
+		if e.label != "" {
+			b.WriteString(" " + e.k + "Label=" + e.label)
+		}
 	}
 	return b.String()
 }
