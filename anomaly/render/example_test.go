@@ -17,6 +17,6 @@ func ExampleCEF() {
 	ocsf := render.OCSF(r)
 	fmt.Println(ocsf["class_uid"], ocsf["type_uid"], ocsf["severity_id"])
 	// Output:
-	// CEF:0|Escapement|Escapement|1.0|ensemble|PIO storm \| port=0x70|10|rt=177260076700
+	// CEF:0|Escapement|Escapement|1.0|ensemble|PIO storm \| port=0x70|10|rt=1772600767
 	// 2004 200401 5
 }
