@@ -209,8 +209,14 @@ func writeFile(dir, name string, b []byte) error {
 // manifest's feature_names (in order). Mismatches wrap ErrSchemaMismatch;
 // missing or corrupt files give errors that name the file.
 func Load(dir, wantHash string, wantNames []string) (*Artifact, error) {
+	return LoadFS(os.DirFS(dir), dir, wantHash, wantNames)
+}
+
+// LoadFS is Load from a file system (such as the model embedded in the
+// binary); dir names it in errors.
+func LoadFS(fsys fs.FS, dir, wantHash string, wantNames []string) (*Artifact, error) {
 	read := func(name string) ([]byte, error) {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+		b, err := fs.ReadFile(fsys, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("load model %s: %s is missing: point at a directory written by training (escapement train)", dir, name)
 		}

@@ -170,6 +170,15 @@ func Calibrate(seqs [][]float64, cfg CalibrationConfig) (Calibration, error) {
 			y = append(y, v-u)
 		}
 		if xi, sigma, err := FitGPD(y); err == nil {
+			if xi < 0 {
+				// A bounded tail (ξ < 0) puts an end point just past the
+				// largest held-out score and calls anything beyond it
+				// impossible; benign data the model never saw goes past
+				// it (a VM busier than any held out), so where the data
+				// cannot tell, assume the lighter of the unbounded tails:
+				// exponential, with the mean excess as its scale.
+				xi, sigma = 0, mean(y)
+			}
 			c.Tail = GPD{U: u, Zeta: float64(k) / float64(n), Xi: xi, Sigma: sigma, N: k}
 		}
 	}
@@ -363,4 +372,12 @@ func (c *Calibration) Validate() error {
 		return errors.New("calibration: invalid parameters: re-export the artifact from training")
 	}
 	return nil
+}
+
+func mean(y []float64) float64 {
+	var s float64
+	for _, v := range y {
+		s += v
+	}
+	return s / float64(len(y))
 }

@@ -333,3 +333,20 @@ func (s *Scorer) record(vm string, inc *incident, status string, at int64) anoma
 		Links: anomaly.Links{Self: "/api/v1/anomalies/" + inc.id},
 	}
 }
+
+// Open reports whether vm has an open incident. The streaming stage keeps
+// the inputs of an open incident uncommitted so that a new partition owner
+// replays it from its first window and reproduces its ID and revisions.
+func (s *Scorer) Open(vm string) bool {
+	st := s.vms[vm]
+	return st != nil && st.inc != nil
+}
+
+// Forget drops vm's state without emitting anything: its partition moved to
+// another scorer, which replays the VM from the last committed offset.
+func (s *Scorer) Forget(vm string) {
+	if _, ok := s.vms[vm]; ok {
+		delete(s.vms, vm)
+		s.m.vms.Set(float64(len(s.vms)))
+	}
+}

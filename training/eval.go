@@ -97,14 +97,14 @@ func nan() float64 { var z float64; return z / z }
 // simulator's and the lab's scenario lists). Placebo scenarios run benign
 // look-alikes and count as benign.
 type Scenario struct {
-	ID        string
-	Name      string
-	Class     string
-	Intensity float64
-	VMID      string
-	Start     time.Time
-	End       time.Time
-	Placebo   bool
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Class     string    `json:"class"`
+	Intensity string    `json:"intensity"` // flood, stealthy or placebo
+	VMID      string    `json:"vm_id"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Placebo   bool      `json:"placebo"`
 }
 
 // Incident is what the scorer raised: one per anomaly ID.

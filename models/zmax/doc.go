@@ -9,9 +9,15 @@
 // device, one MSR) looks exactly like that, so the ensemble pairs the forest
 // with this detector.
 //
-// Fit learns, per feature j, the median m_j and the spread
-// s_j = max(q_j − m_j, Floor), where q_j is the Quantile (default 0.999) of
-// the training column; Score(x) = max_j (x_j − m_j)/s_j. Inputs are expected
-// already standardised (models.Standardizer), so Floor is in robust-z units.
-// Fit is deterministic and ignores rng.
+// Fit learns, per feature j, the benign envelope e_j: the Quantile (default
+// 1, the largest value) of the training column. Score(x) = max_j (x_j − e_j)
+// / Floor: how far the most extreme feature rises above anything benign
+// training showed, in robust-z units (inputs are standardised by
+// models.Standardizer, whose log scale makes a rise of one unit a fixed
+// factor on the raw rate). Measuring the rise above the envelope rather than
+// the distance from the median is what separates a flood of a primitive that
+// benign guests also use (boot probing touches the floppy and PCI ports) from
+// the benign bursts: the benign tail sits at or below 0, a flood far above.
+// The envelope's stored name in the binary format is "median" for format
+// stability. Fit is deterministic and ignores rng.
 package zmax

@@ -16,7 +16,7 @@ const Name = "zmax"
 
 // Defaults.
 const (
-	DefaultQuantile = 0.999
+	DefaultQuantile = 1.0
 	DefaultFloor    = 1.0
 )
 
@@ -39,14 +39,14 @@ func (d *Detector) Name() string { return Name }
 // Dim returns the number of features fitted (0 if unfitted).
 func (d *Detector) Dim() int { return len(d.median) }
 
-// Fit learns the per-feature median and spread of X.
+// Fit learns the per-feature benign envelope of X (see the package doc).
 func (d *Detector) Fit(X [][]float64, _ *rand.Rand) error {
 	dim, err := check.Matrix(X)
 	if err != nil {
 		return err
 	}
 	q, floor := d.Quantile, d.Floor
-	if q <= 0 || q >= 1 {
+	if q <= 0 || q > 1 {
 		q = DefaultQuantile
 	}
 	if floor <= 0 {
@@ -59,8 +59,8 @@ func (d *Detector) Fit(X [][]float64, _ *rand.Rand) error {
 			col[i] = row[j]
 		}
 		slices.Sort(col)
-		d.median[j] = quantile(col, 0.5)
-		d.spread[j] = max(quantile(col, q)-d.median[j], floor)
+		d.median[j] = quantile(col, q)
+		d.spread[j] = floor
 	}
 	d.Quantile, d.Floor = q, floor
 	return nil
