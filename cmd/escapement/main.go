@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/escapement/escapement/collectors/lab"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -35,6 +37,7 @@ func commands() []command {
 		{"train", "fit a model artifact from a Parquet dataset", cmdTrain},
 		{"eval", "evaluate a model on a labelled dataset", cmdEval},
 		{"dataset", "generate labelled datasets (dataset generate)", cmdDataset},
+		{"lab", "real guests on /dev/kvm with benign or escape-technique workloads (lab run, lab list)", cmdLab},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			_, err := fmt.Fprintln(out, "escapement", version)
 			return err
@@ -54,6 +57,10 @@ func usage(w io.Writer) {
 }
 
 func main() {
+	// A lab VM is this binary re-executed as its own VMM process.
+	if lab.IsVMM() {
+		os.Exit(lab.VMMMain(os.Args[1:], os.Stdout))
+	}
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

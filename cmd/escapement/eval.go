@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/escapement/escapement/anomaly"
+	"github.com/escapement/escapement/collectors/sim"
+	"github.com/escapement/escapement/datasets"
+	"github.com/escapement/escapement/features"
+	"github.com/escapement/escapement/scoring"
+	"github.com/escapement/escapement/training"
+)
+
+// evalReport is what `escapement eval --json` prints.
+type evalReport struct {
+	Datasets            []string            `json:"datasets"`
+	Model               string              `json:"model"`
+	VMs                 int                 `json:"vms"`
+	VMDays              float64             `json:"vm_days"`
+	Windows             int                 `json:"windows"`
+	Incidents           int                 `json:"incidents"`
+	FalseAlerts         int                 `json:"false_alerts"`
+	FalseAlertsPerVMDay float64             `json:"false_alerts_per_vm_day"`
+	Detected            int                 `json:"detected"`
+	Attacks             int                 `json:"attacks"`
+	DetectionRate       float64             `json:"detection_rate"`
+	MeanDelaySeconds    float64             `json:"mean_delay_seconds"`
+	ROCAUC              *float64            `json:"roc_auc"`
+	PRAUC               *float64            `json:"pr_auc"`
+	ByClass             map[string]*classRP `json:"by_class"`
+	Scenarios           []scenarioSummary   `json:"scenarios"`
+}
+
+type classRP struct {
+	Flood    [2]int `json:"flood"`    // detected, total
+	Stealthy [2]int `json:"stealthy"` // detected, total
+}
+
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgFile := newFlagSet("eval", "Evaluate a model on labelled datasets (escapement dataset generate): per-scenario detection\n(an incident on the scenario's VM within 3 windows of its start), detection delay, false alerts\n(incidents on VMs with no active scenario; placebos count as benign) per VM-day, and per-window ROC-AUC and PR-AUC.", stderr)
+	var sc scoreFlags
+	sc.register(fs)
+	data := fs.String("data", "", "comma-separated dataset `directories` (features.parquet, labels.json, manifest.json)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parseFlags(fs, cfgFile, args); err != nil {
+		return err
+	}
+	dirs := splitList(*data)
+	if len(dirs) == 0 {
+		return errors.New("eval needs --data DIR[,DIR]")
+	}
+	model, err := sc.load()
+	if err != nil {
+		return err
+	}
+	rep := evalReport{Datasets: dirs, Model: model.Manifest.ModelVersion, ByClass: map[string]*classRP{}, Scenarios: []scenarioSummary{}}
+	var all training.Report
+	var scores []float64
+	var labels []bool
+	var incidents []training.Incident
+	var scenarios []training.Scenario
+	window := time.Second
+	for _, dir := range dirs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m, err := datasets.ReadManifest(dir)
+		if err != nil {
+			return err
+		}
+		if m.WindowSeconds > 0 {
+			window = time.Duration(m.WindowSeconds * float64(time.Second))
+		}
+		ls, err := datasets.ReadLabels(dir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		byVM := map[string][]datasets.Label{}
+		for _, l := range ls {
+			scenarios = append(scenarios, training.Scenario(l))
+			if !l.Placebo {
+				byVM[l.VMID] = append(byVM[l.VMID], l)
+			}
+		}
+		// A scorer per dataset: VM ids and times of different datasets are
+		// unrelated.
+		scorer := scoring.NewScorer(model, sc.config(), nil, nil)
+		z := make([]float64, model.Standardizer.Dim())
+		raw := make([]float64, len(model.Detectors))
+		p := make([]float64, len(model.Detectors))
+		var recs []anomaly.Record
+		err = datasets.ReadFeatures(filepath.Join(dir, datasets.FeaturesFile), func(_ []string, rows []features.Row) error {
+			for _, r := range rows {
+				out, err := scorer.Score(r)
+				if err != nil {
+					return err
+				}
+				recs = append(recs, out...)
+				model.Standardizer.Transform(r.Values, z)
+				scores = append(scores, model.Combine(z, raw, p))
+				labels = append(labels, insideScenario(r, byVM[r.VMID]))
+				rep.Windows++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read %s: %w", dir, err)
+		}
+		recs = scorer.Expire(time.Unix(0, math.MaxInt64), recs)
+		incidents = append(incidents, training.IncidentsFromRecords(recs)...)
+		rep.VMs += m.VMs
+		rep.VMDays += float64(m.VMs) * m.DurationSeconds / 86400
+		fmt.Fprintf(stderr, "scored %s: %d windows so far\n", dir, rep.Windows)
+	}
+	all = training.Evaluate(training.EvalInput{Scenarios: scenarios, Incidents: incidents, Window: window,
+		VMDays: rep.VMDays, Scores: scores, Labels: labels})
+	rep.Incidents = len(incidents)
+	rep.FalseAlerts, rep.FalseAlertsPerVMDay = all.FalseAlerts, all.FalseAlertsPerVMDay
+	rep.Detected, rep.Attacks, rep.DetectionRate = all.Detected, all.Attacks, all.DetectionRate
+	rep.MeanDelaySeconds = all.MeanDelay.Seconds()
+	if !math.IsNaN(all.ROCAUC) {
+		rep.ROCAUC, rep.PRAUC = &all.ROCAUC, &all.PRAUC
+	}
+	for _, r := range all.Scenarios {
+		if r.Scenario.Placebo {
+			continue
+		}
+		s := scenarioSummary{Name: r.Scenario.Name, Class: r.Scenario.Class, VM: r.Scenario.VMID, Intensity: r.Scenario.Intensity,
+			Start: r.Scenario.Start.UTC().Format(time.RFC3339), Detected: r.Detected, Incident: r.Incident}
+		if r.Detected {
+			d := r.Delay.Seconds()
+			s.DelaySeconds = &d
+		}
+		rep.Scenarios = append(rep.Scenarios, s)
+		c := rep.ByClass[s.Class]
+		if c == nil {
+			c = &classRP{}
+			rep.ByClass[s.Class] = c
+		}
+		cell := &c.Flood
+		if s.Intensity == sim.Stealthy {
+			cell = &c.Stealthy
+		}
+		cell[1]++
+		if s.Detected {
+			cell[0]++
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.print(stdout)
+	return nil
+}
+
+func insideScenario(r features.Row, ls []datasets.Label) bool {
+	for _, l := range ls {
+		if r.End > l.Start.UnixNano() && r.Start < l.End.UnixNano() {
+			return true
+		}
+	}
+	return false
+}
+
+func (r evalReport) print(w io.Writer) {
+	fmt.Fprintf(w, "model %s on %d VMs, %.1f VM-days, %d windows\n", r.Model, r.VMs, r.VMDays, r.Windows)
+	fmt.Fprintf(w, "detected %d of %d scenarios (%.0f%%), mean delay %.1fs; %d false alerts = %.2f per VM-day\n",
+		r.Detected, r.Attacks, 100*r.DetectionRate, r.MeanDelaySeconds, r.FalseAlerts, r.FalseAlertsPerVMDay)
+	if r.ROCAUC != nil {
+		fmt.Fprintf(w, "per-window ROC-AUC %.3f, PR-AUC %.3f\n", *r.ROCAUC, *r.PRAUC)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nCLASS\tFLOOD DETECTED\tSTEALTHY DETECTED")
+	classes := make([]string, 0, len(r.ByClass))
+	for c := range r.ByClass {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		v := r.ByClass[c]
+		fmt.Fprintf(tw, "%s\t%d/%d\t%d/%d\n", c, v.Flood[0], v.Flood[1], v.Stealthy[0], v.Stealthy[1])
+	}
+	tw.Flush()
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/escapement/escapement/datasets"
+	"github.com/escapement/escapement/features"
+	"github.com/escapement/escapement/models"
+	"github.com/escapement/escapement/models/defaultmodel"
+	"github.com/escapement/escapement/training"
+)
+
+// defaultModelSeeds are the simulator seeds the built-in model is trained
+// on. No evaluation, test or demo default uses them.
+var defaultModelSeeds = []uint64{900001, 900002, 900003}
+
+const (
+	defaultModelVMs      = 24
+	defaultModelDuration = time.Hour
+)
+
+func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgFile := newFlagSet("train", "Fit the detector ensemble on the benign windows of one or more datasets (escapement dataset generate)\nand write a versioned model artifact. Windows inside labelled scenarios are left out; placebos are kept.", stderr)
+	data := fs.String("data", "", "comma-separated dataset `directories` holding features.parquet (and labels.json)")
+	out := fs.String("out", "", "artifact `directory` to write (required unless --default-model)")
+	seed := fs.Uint64("seed", 1, "training `seed`")
+	trees := fs.Int("trees", 100, "isolation forest trees")
+	subsample := fs.Int("subsample", 256, "isolation forest subsample size ψ")
+	budget := fs.Float64("budget", 1, "alert budget: false incidents per VM-day the threshold is calibrated for")
+	holdout := fs.Float64("holdout", 0.3, "share of VMs held out to calibrate the threshold on windows the model was not fit on")
+	platform := fs.String("platform", "sim", "platform of the training data: sim, pvm, vmx or svm")
+	defModel := fs.Bool("default-model", false, "regenerate the built-in default model: simulate benign fleets from its fixed seeds and write "+defaultmodel.Dir+" (run from the repository root)")
+	if err := parseFlags(fs, cfgFile, args); err != nil {
+		return err
+	}
+	dirs := splitList(*data)
+	if *defModel {
+		if *out == "" {
+			*out = defaultmodel.Dir
+		}
+		tmp, err := os.MkdirTemp("", "escapement-default-model-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dirs = nil
+		for _, s := range defaultModelSeeds {
+			dir := filepath.Join(tmp, fmt.Sprintf("seed-%d", s))
+			fmt.Fprintf(stderr, "simulating %d benign VMs for %s (seed %d)\n", defaultModelVMs, defaultModelDuration, s)
+			cfg := simFlags{vms: defaultModelVMs, seed: s, rateScale: 1}
+			if _, err := datasets.GenerateSim(ctx, dir, cfg.config(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), defaultModelDuration),
+				datasets.GenerateOptions{}, nil); err != nil {
+				return err
+			}
+			dirs = append(dirs, dir)
+		}
+	}
+	if len(dirs) == 0 || *out == "" {
+		return errors.New("train needs --data DIR[,DIR] and --out DIR (or --default-model)")
+	}
+	began := time.Now()
+	rows, info, err := loadTrainingRows(dirs, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "fitting on %d benign windows of %d VMs (%d windows inside scenarios left out)\n", len(rows), info.vms, info.excluded)
+	a, err := training.Fit(rows, features.Names(), training.TrainConfig{Seed: *seed, Trees: *trees, Subsample: *subsample,
+		HoldoutFraction: *holdout, Budget: *budget, Platform: *platform, SchemaHash: models.SchemaHash(features.Names())})
+	if err != nil {
+		return err
+	}
+	if err := a.Save(*out); err != nil {
+		return err
+	}
+	al := a.Manifest.Calibration.Alert
+	fmt.Fprintf(stdout, "wrote model %s to %s in %s: %d windows, threshold %.3f (%s tail) for %.2g false incidents per VM-day, calibrated on %.1f held-out VM-days\n",
+		a.Manifest.ModelVersion, *out, time.Since(began).Round(time.Second), len(rows), al.Threshold, al.Method, al.Budget, al.VMDays)
+	return nil
+}
+
+type trainInfo struct {
+	vms      int
+	excluded int
+}
+
+// loadTrainingRows reads the feature rows of dirs, dropping the n-gram
+// sketches (not used by these detectors) and every window that overlaps a
+// labelled attack scenario on its VM (3 windows of slack after its end).
+func loadTrainingRows(dirs []string, stderr io.Writer) ([]features.Row, trainInfo, error) {
+	var rows []features.Row
+	var info trainInfo
+	vms := map[string]bool{}
+	for _, dir := range dirs {
+		labels, err := datasets.ReadLabels(dir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, info, err
+		}
+		attacks := map[string][]datasets.Label{}
+		for _, l := range labels {
+			if !l.Placebo {
+				attacks[l.VMID] = append(attacks[l.VMID], l)
+			}
+		}
+		err = datasets.ReadFeatures(filepath.Join(dir, datasets.FeaturesFile), func(names []string, rs []features.Row) error {
+			if strings.Join(names, ",") != strings.Join(features.Names(), ",") {
+				return fmt.Errorf("%s: its features are not this featurizer's (%d columns, want %d): regenerate the dataset", dir, len(names), len(features.Names()))
+			}
+			for _, r := range rs {
+				if insideAttack(r, attacks[r.VMID]) {
+					info.excluded++
+					continue
+				}
+				r.NGrams = nil
+				rows = append(rows, r)
+				vms[dir+"/"+r.VMID] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, info, fmt.Errorf("read %s: %w", dir, err)
+		}
+		fmt.Fprintf(stderr, "read %s: %d windows so far\n", dir, len(rows))
+	}
+	info.vms = len(vms)
+	if len(rows) == 0 {
+		return nil, info, errors.New("no benign feature rows in the datasets given")
+	}
+	return rows, info, nil
+}
+
+func insideAttack(r features.Row, ls []datasets.Label) bool {
+	for _, l := range ls {
+		slack := 3 * (r.End - r.Start)
+		if r.End > l.Start.UnixNano() && r.Start < l.End.UnixNano()+slack {
+			return true
+		}
+	}
+	return false
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
