@@ -111,6 +111,12 @@ func ParseKind(s string) (Kind, error) {
 // memory event) rather than by the VMM process on the host.
 func (k Kind) GuestSide() bool { return k >= KindIO && k <= KindInterrupt }
 
+// LossCode is the Code of the KindExitOther event a collector emits when
+// the kernel dropped records (ring-buffer overrun); Args[0] is the number
+// lost. An attacker flooding exits must not blind the sensor silently: the
+// loss itself is a feature.
+const LossCode = 0xFFFF_FFFF
+
 // Direction values used in Args[0] of io, mmio, msr, cr and dr events.
 const (
 	DirRead  = 0

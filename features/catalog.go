@@ -48,6 +48,7 @@ const (
 	fMSRNovel
 	fMSRWriteRate
 	fMSRFaultRate
+	fMSRPMCRate
 	fCPUIDLeavesDistinct
 	fCPUIDLeavesNovel
 	fCPUIDHypervisorRate
@@ -72,6 +73,7 @@ const (
 	fProcExits
 	fFatalSignals
 	fHostFaultRate
+	fSensorLost
 	numFeatures
 )
 
@@ -106,6 +108,7 @@ var Catalog = []Spec{
 	fMSRNovel:             {"msr_novel", UnitCount, "MSR indices this VM had never accessed before"},
 	fMSRWriteRate:         {"msr_write_rate", UnitRate, "WRMSR exits"},
 	fMSRFaultRate:         {"msr_fault_rate", UnitRate, "MSR accesses that faulted (#GP injected)"},
+	fMSRPMCRate:           {"msr_pmc_rate", UnitRate, "accesses to performance-monitoring MSRs (counters, event selectors, global control): how vPMU timing probes show"},
 	fCPUIDLeavesDistinct:  {"cpuid_leaves_distinct", UnitCount, "distinct CPUID leaves queried"},
 	fCPUIDLeavesNovel:     {"cpuid_leaves_novel", UnitCount, "CPUID leaves this VM had never queried before"},
 	fCPUIDHypervisorRate:  {"cpuid_hypervisor_rate", UnitRate, "CPUID queries of the hypervisor range 0x40000000-0x400000FF"},
@@ -130,6 +133,7 @@ var Catalog = []Spec{
 	fProcExits:            {"proc_exits", UnitCount, "exits in the VMM process tree"},
 	fFatalSignals:         {"fatal_signals", UnitCount, "fatal signals delivered in the VMM process tree"},
 	fHostFaultRate:        {"host_fault_rate", UnitRate, "page faults of the VMM process on the host"},
+	fSensorLost:           {"sensor_lost_events", UnitCount, "trace records the kernel dropped while this VM ran (reported by the live collector): a flood that overruns the sensor is itself evidence"},
 }
 
 // Names returns the feature names in Catalog order.

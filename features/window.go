@@ -12,6 +12,8 @@ const (
 	cPCICfg
 	cMSRWrite
 	cMSRFault
+	cMSRPMC
+	cLost
 	cCPUIDHypervisor
 	cFaultWrite
 	cFaultExec
@@ -100,6 +102,13 @@ func (w *window) add(ev *events.Event, v *vmState, n int) {
 		}
 		if ev.Args[2] != 0 {
 			w.c[cMSRFault]++
+		}
+		if pmcMSR(ev.Code) {
+			w.c[cMSRPMC]++
+		}
+	case events.KindExitOther:
+		if ev.Code == events.LossCode {
+			w.c[cLost] += uint32(min(ev.Args[0], 1<<31))
 		}
 	case events.KindCPUID:
 		w.item(v, sCPUIDLeaves, ev.Code)
@@ -212,6 +221,8 @@ func (w *window) values(secs float64, warm bool) []float64 {
 	x[fMSRDistinct] = w.d[sMSRs].estimate()
 	x[fMSRWriteRate] = rate(w.c[cMSRWrite])
 	x[fMSRFaultRate] = rate(w.c[cMSRFault])
+	x[fMSRPMCRate] = rate(w.c[cMSRPMC])
+	x[fSensorLost] = float64(w.c[cLost])
 	x[fCPUIDLeavesDistinct] = w.d[sCPUIDLeaves].estimate()
 	x[fCPUIDHypervisorRate] = rate(w.c[cCPUIDHypervisor])
 	x[fHypercallNrsDistinct] = w.d[sHypercalls].estimate()
@@ -251,4 +262,20 @@ func share(novel uint32, distinct float64) float64 {
 		return 0
 	}
 	return min(float64(novel)/distinct, 1)
+}
+
+// pmcMSR reports whether idx is a performance-monitoring MSR: the general
+// counters IA32_PMC0-7 (0xC1-0xC8), their event selectors IA32_PERFEVTSEL0-7
+// (0x186-0x18D), the fixed counters and their control (0x309-0x30B, 0x38D)
+// and the global status/control (0x38E-0x390), and AMD's PerfCtl/PerfCtr
+// (0xC0010000-0xC0010007). Timing side channels that use the vPMU program
+// and read these.
+func pmcMSR(idx uint64) bool {
+	switch {
+	case idx >= 0xC1 && idx <= 0xC8, idx >= 0x186 && idx <= 0x18D,
+		idx >= 0x309 && idx <= 0x30B, idx >= 0x38D && idx <= 0x390,
+		idx >= 0xC0010000 && idx <= 0xC0010007:
+		return true
+	}
+	return false
 }

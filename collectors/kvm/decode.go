@@ -9,7 +9,7 @@ import (
 
 // LossCode is the Code of the events.KindExitOther event that reports
 // records lost in the kernel; Args[0] holds the number lost.
-const LossCode = 0xFFFF_FFFF
+const LossCode = events.LossCode
 
 // KVM_EXIT_HLT, the userspace exit reason of a halted vCPU.
 const kvmExitHLT = 5
