@@ -36,6 +36,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var sf simFlags
 	var sc scoreFlags
 	of.register(fs, false)
+	// run prints its own readable lines; the stages' logs are for trouble.
+	quietLogs := fs.Lookup("log-level")
+	_ = quietLogs.Value.Set("warn")
+	quietLogs.DefValue = "warn"
 	kf.register(fs, "Kafka bootstrap `brokers`; empty starts the embedded single-node broker")
 	ff.register(fs)
 	sf.register(fs, 6, 2)
