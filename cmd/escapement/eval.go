@@ -31,6 +31,8 @@ type evalReport struct {
 	Incidents           int                 `json:"incidents"`
 	FalseAlerts         int                 `json:"false_alerts"`
 	FalseAlertsPerVMDay float64             `json:"false_alerts_per_vm_day"`
+	VMHours             float64             `json:"vm_hours"`
+	FalseAlertsPerVMHr  float64             `json:"false_alerts_per_vm_hour"`
 	Detected            int                 `json:"detected"`
 	Attacks             int                 `json:"attacks"`
 	DetectionRate       float64             `json:"detection_rate"`
@@ -128,6 +130,10 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rep.FalseAlerts, rep.FalseAlertsPerVMDay = all.FalseAlerts, all.FalseAlertsPerVMDay
 	rep.Detected, rep.Attacks, rep.DetectionRate = all.Detected, all.Attacks, all.DetectionRate
 	rep.MeanDelaySeconds = all.MeanDelay.Seconds()
+	rep.VMHours = rep.VMDays * 24
+	if rep.VMHours > 0 {
+		rep.FalseAlertsPerVMHr = float64(rep.FalseAlerts) / rep.VMHours
+	}
 	if !math.IsNaN(all.ROCAUC) {
 		rep.ROCAUC, rep.PRAUC = &all.ROCAUC, &all.PRAUC
 	}
@@ -178,6 +184,7 @@ func (r evalReport) print(w io.Writer) {
 	fmt.Fprintf(w, "model %s on %d VMs, %.1f VM-days, %d windows\n", r.Model, r.VMs, r.VMDays, r.Windows)
 	fmt.Fprintf(w, "detected %d of %d scenarios (%.0f%%), mean delay %.1fs; %d false alerts = %.2f per VM-day\n",
 		r.Detected, r.Attacks, 100*r.DetectionRate, r.MeanDelaySeconds, r.FalseAlerts, r.FalseAlertsPerVMDay)
+	fmt.Fprintf(w, "false alerts per VM-hour %.2f over %.2f VM-hours\n", r.FalseAlertsPerVMHr, r.VMHours)
 	if r.ROCAUC != nil {
 		fmt.Fprintf(w, "per-window ROC-AUC %.3f, PR-AUC %.3f\n", *r.ROCAUC, *r.PRAUC)
 	}
@@ -193,4 +200,16 @@ func (r evalReport) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d/%d\t%d/%d\n", c, v.Flood[0], v.Flood[1], v.Stealthy[0], v.Stealthy[1])
 	}
 	tw.Flush()
+	if len(r.Scenarios) > 0 && len(r.Scenarios) <= 50 {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nSCENARIO\tVM\tINTENSITY\tSTART\tDETECTED\tDELAY")
+		for _, s := range r.Scenarios {
+			delay := "-"
+			if s.DelaySeconds != nil {
+				delay = fmt.Sprintf("%.1fs", *s.DelaySeconds)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", s.Name, s.VM, s.Intensity, s.Start, s.Detected, delay)
+		}
+		tw.Flush()
+	}
 }
