@@ -181,6 +181,9 @@ wait:
 		fmt.Fprintln(stdout, prog.line(time.Now()))
 	}
 
+	if runErr != nil {
+		return runErr // a failed pipeline has no summary worth printing
+	}
 	mu.Lock()
 	recs := make([]anomaly.Record, 0, len(incidents))
 	for _, r := range incidents {
@@ -190,11 +193,9 @@ wait:
 	sum := summarize(fleet, recs, ff.window, time.Since(start), rt.reg)
 	sum.print(stdout)
 	if *summaryJSON != "" {
-		if err := sum.writeJSON(*summaryJSON); err != nil {
-			return err
-		}
+		return sum.writeJSON(*summaryJSON)
 	}
-	return runErr
+	return nil
 }
 
 func countScenarios(truth []sim.Scenario, placebo bool) int {

@@ -48,7 +48,10 @@ func (c *Collector) Run(ctx context.Context, emit func(context.Context, []events
 				return nil
 			}
 			if err := c.f.Step(c.f.Now()+int64(c.chunk), stepEmit); err != nil {
-				return fmt.Errorf("sim: emit: %w", err)
+				if ctx.Err() != nil {
+				return nil // stopped mid-batch: what was emitted stays queued downstream
+			}
+			return fmt.Errorf("sim: emit: %w", err)
 			}
 		}
 		return nil
@@ -61,6 +64,9 @@ func (c *Collector) Run(ctx context.Context, emit func(context.Context, []events
 		now := time.Now().UnixNano()
 		target := min(now, c.f.Now()+int64(c.chunk))
 		if err := c.f.Step(target, stepEmit); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped mid-batch: what was emitted stays queued downstream
+			}
 			return fmt.Errorf("sim: emit: %w", err)
 		}
 		if target < now {
