@@ -49,6 +49,9 @@ type classRP struct {
 }
 
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "adfa-ld" {
+		return cmdEvalADFA(ctx, args[1:], stdout, stderr)
+	}
 	fs, cfgFile := newFlagSet("eval", "Evaluate a model on labelled datasets (escapement dataset generate): per-scenario detection\n(an incident on the scenario's VM within 3 windows of its start), detection delay, false alerts\n(incidents on VMs with no active scenario; placebos count as benign) per VM-day, and per-window ROC-AUC and PR-AUC.", stderr)
 	var sc scoreFlags
 	sc.register(fs)
