@@ -42,7 +42,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	quietLogs.DefValue = "warn"
 	kf.register(fs, "Kafka bootstrap `brokers`; empty starts the embedded single-node broker")
 	ff.register(fs)
-	sf.register(fs, 6, 2)
+	sf.register(fs, 10, 3)
 	sc.register(fs)
 	dataDir := fs.String("data-dir", defaultDataDir(), "`directory` where the embedded broker keeps its topics across restarts")
 	retention := fs.Duration("retention", 24*time.Hour, "embedded broker: drop topic data older than this")
