@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/escapement/escapement/models/autoencoder"
 	"github.com/escapement/escapement/models/iforest"
 	"github.com/escapement/escapement/models/zmax"
 )
@@ -99,8 +100,10 @@ func NewDetector(name string) (Detector, error) {
 		return iforest.New(0, 0), nil
 	case zmax.Name:
 		return zmax.New(), nil
+	case autoencoder.Name:
+		return autoencoder.New(), nil
 	}
-	return nil, fmt.Errorf("unknown detector %q: this build knows %s, %s; upgrade escapement", name, iforest.Name, zmax.Name)
+	return nil, fmt.Errorf("unknown detector %q: this build knows %s, %s, %s; upgrade escapement", name, iforest.Name, zmax.Name, autoencoder.Name)
 }
 
 // Seal fills the derived manifest fields (format, schema hash if empty,
