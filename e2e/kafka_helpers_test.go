@@ -318,6 +318,10 @@ type stageMember struct {
 	prod   transport.Producer
 	done   chan struct{}
 	h      *recordingHandler
+	// tolerate: a failing group is reported by err, not as a test error
+	// (a supervisor restarts the member).
+	tolerate bool
+	err      error
 }
 
 // stop ends the member: crash leaves the group without telling the stage
@@ -462,14 +466,18 @@ func startMember(ctx context.Context, t *testing.T, cfg transport.Config, gc tra
 	g, err := transport.NewGroup(withID(cfg, name), gc, testLog(), nil)
 	require.NoError(t, err)
 	m := &stageMember{name: name, cancel: cancel, group: g, prod: prod, done: make(chan struct{}),
-		h: &recordingHandler{inner: stage, log: log}}
+		h: &recordingHandler{inner: stage, log: log}, tolerate: tolerateFailure(ctx)}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = run(mctx) }()
 	go func() {
 		defer wg.Done()
+		defer cancel() // a failed group ends the member, as it ends the process
 		if err := g.Run(mctx, m.h); err != nil && !m.h.isCrashed() {
-			t.Errorf("%s: %v", name, err)
+			m.err = err
+			if !m.tolerate {
+				t.Errorf("%s: %v", name, err)
+			}
 		}
 	}()
 	go func() { wg.Wait(); close(m.done) }()
@@ -482,3 +490,13 @@ func startMember(ctx context.Context, t *testing.T, cfg transport.Config, gc tra
 	})
 	return m
 }
+
+type tolerateKey struct{}
+
+// tolerating marks ctx so members started with it report a failed group in
+// stageMember.err instead of failing the test.
+func tolerating(ctx context.Context) context.Context {
+	return context.WithValue(ctx, tolerateKey{}, true)
+}
+
+func tolerateFailure(ctx context.Context) bool { v, _ := ctx.Value(tolerateKey{}).(bool); return v }
