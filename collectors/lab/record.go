@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/escapement/escapement/collectors"
@@ -143,4 +144,42 @@ func VMFilter(keep map[string]bool, emit func(context.Context, []events.Event) e
 		}
 		return emit(ctx, kept)
 	}
+}
+
+// PlanSource is a collectors.Collector that runs a plan under another
+// collector (see Capture): its Run starts the collector, runs the plan's
+// VMMs, passes on the events of the plan's VMs only and returns when the
+// plan has ended and been drained. It lets a plan feed anything that runs a
+// Collector, such as collectors.Publisher.
+type PlanSource struct {
+	plan Plan
+	c    collectors.Collector
+	cfg  CaptureConfig
+
+	mu  sync.Mutex
+	res PlanResult
+}
+
+// NewPlanSource returns a collector running plan p under c.
+func NewPlanSource(p Plan, c collectors.Collector, cfg CaptureConfig) *PlanSource {
+	return &PlanSource{plan: p, c: c, cfg: cfg}
+}
+
+// Name is "lab+" and the wrapped collector's name.
+func (s *PlanSource) Name() string { return "lab+" + s.c.Name() }
+
+// Run runs Capture; it returns nil when the plan ended normally.
+func (s *PlanSource) Run(ctx context.Context, emit func(context.Context, []events.Event) error) error {
+	res, err := Capture(ctx, s.plan, s.c, s.cfg, emit)
+	s.mu.Lock()
+	s.res = res
+	s.mu.Unlock()
+	return err
+}
+
+// Result is the plan's result (labels and VMM results) once Run returned.
+func (s *PlanSource) Result() PlanResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.res
 }

@@ -1,0 +1,301 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/escapement/escapement/anomaly"
+	"github.com/escapement/escapement/collectors"
+	"github.com/escapement/escapement/collectors/kvm"
+	"github.com/escapement/escapement/collectors/lab"
+	"github.com/escapement/escapement/events"
+	"github.com/escapement/escapement/features"
+	"github.com/escapement/escapement/scoring"
+	"github.com/escapement/escapement/training"
+	"github.com/escapement/escapement/transport"
+)
+
+// TestMain lets the test binary serve as the lab VMM: lab.RunPlan
+// re-executes it with lab.EnvVMM set.
+func TestMain(m *testing.M) {
+	if lab.IsVMM() {
+		os.Exit(lab.VMMMain(os.Args[1:], os.Stdout))
+	}
+	os.Exit(m.Run())
+}
+
+// requireLiveKVM skips the test unless real KVM guests can run and their
+// tracepoints can be captured here. It never falls back to the simulator.
+func requireLiveKVM(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("live lab test skipped in -short mode: it runs real KVM guests for about three minutes")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("live lab test needs root (it opens /dev/kvm and captures KVM tracepoints): run the tests as root on a KVM host")
+	}
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("live lab test needs /dev/kvm: %v (load kvm_intel, kvm_amd or kvm-pvm)", err)
+	}
+	f.Close()
+	if err := kvm.CheckAccess(kvm.DefaultTracefs); err != nil {
+		t.Skipf("live lab test needs tracefs with the kvm events: %v", err)
+	}
+}
+
+// Lab end-to-end parameters. The model is trained on four benign workloads;
+// compute is the benign workload it never sees.
+var (
+	trainedWorkloads = []string{lab.WIdle, lab.WConsole, lab.WDisk, lab.WNet}
+	unseenWorkload   = lab.WCompute
+	floodAttacks     = []string{lab.WVenom, lab.WMSRSweep, lab.WPCIScan, lab.WHypercall, lab.WPostExploit}
+)
+
+const (
+	labTrainDuration  = 75 * time.Second
+	labDetectDuration = 45 * time.Second
+	labAttackStart    = 15 * time.Second
+	labAttackLength   = 15 * time.Second
+)
+
+// trainingPlan runs two VMs of each trained workload.
+func trainingPlan() lab.Plan {
+	p := lab.Plan{Seed: 101, Duration: lab.Duration(labTrainDuration)}
+	for i := range 2 {
+		for _, w := range trainedWorkloads {
+			p.VMs = append(p.VMs, lab.PlanVM{Name: fmt.Sprintf("train-%s-%d", w, i), Workload: w})
+		}
+	}
+	return p
+}
+
+// detectionPlan runs one benign VM of each trained workload, one of the
+// unseen workload, and one VM per attack: a trained base workload with the
+// attack at flood rate in a window (starts staggered by a second).
+func detectionPlan() lab.Plan {
+	p := lab.Plan{Seed: 202, Duration: lab.Duration(labDetectDuration)}
+	for _, w := range append(append([]string(nil), trainedWorkloads...), unseenWorkload) {
+		p.VMs = append(p.VMs, lab.PlanVM{Name: "benign-" + w, Workload: w})
+	}
+	for i, a := range floodAttacks {
+		p.VMs = append(p.VMs, lab.PlanVM{Name: "attack-" + a, Workload: trainedWorkloads[i%len(trainedWorkloads)],
+			Windows: []lab.Window{{Workload: a, Rate: lab.RateFlood,
+				Start: lab.Duration(labAttackStart + time.Duration(i)*time.Second), Duration: lab.Duration(labAttackLength)}}})
+	}
+	return p
+}
+
+func newKVMCollector(t *testing.T) *kvm.Collector {
+	t.Helper()
+	host, _ := os.Hostname()
+	c, err := kvm.New(kvm.Config{Host: host, Rescan: 200 * time.Millisecond}, testLog(), nil)
+	require.NoError(t, err)
+	return c
+}
+
+// TestLabLiveDetection is the live end-to-end test: real guests on /dev/kvm,
+// the live KVM collector, Kafka (embedded broker), the featurize and score
+// stages, and a model trained on a benign lab recording.
+//
+//  1. Record a benign plan (four workloads, two VMs each) under the live
+//     collector, featurize it and fit a model (training.Fit, default alert
+//     budget, half the VMs held out for calibration).
+//  2. Run benign VMs (the four workloads and the unseen one) in parallel
+//     with VMs that switch to an escape technique at flood rate, through
+//     collector → events topic → featurize stage → features topic → score
+//     stage → anomalies topic.
+//  3. Every flood attack must raise an incident on its VM within 3 windows
+//     of its start, and no benign VM may raise any incident.
+func TestLabLiveDetection(t *testing.T) {
+	requireLiveKVM(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	// 1. Benign recording → model.
+	fz := features.New(features.Config{Window: time.Second})
+	var rows []features.Row
+	addRow := func(r features.Row) { rows = append(rows, r) }
+	began := time.Now()
+	_, err := lab.Capture(ctx, trainingPlan(), newKVMCollector(t), lab.CaptureConfig{},
+		func(_ context.Context, evs []events.Event) error {
+			fz.Add(evs, addRow)
+			return nil
+		})
+	require.NoError(t, err)
+	fz.Flush(addRow)
+	perVM := map[string]int{}
+	for _, r := range rows {
+		perVM[r.VMID]++
+	}
+	require.Len(t, perVM, len(trainingPlan().VMs), "every training VM must produce feature rows (VMs seen: %v)", perVM)
+	art, err := training.Fit(rows, features.Names(), training.TrainConfig{Seed: 1, Window: time.Second,
+		HoldoutBy: training.HoldoutByVM, HoldoutFraction: 0.5, Platform: kvm.PlatformPVM})
+	require.NoError(t, err, "fit on %d benign lab windows", len(rows))
+	t.Logf("trained on %d benign windows of %d VMs (%s) in %s", len(rows), len(perVM), strings.Join(trainedWorkloads, ", "), time.Since(began).Round(time.Second))
+
+	// 2. Live detection through Kafka.
+	kcfg := startBroker(t, 3)
+	stages, stopStages := context.WithCancel(ctx)
+	defer stopStages()
+	var dlqMu sync.Mutex
+	var dlq []string
+	deadLetter := func(_ context.Context, m *transport.Message, err error) error {
+		dlqMu.Lock()
+		defer dlqMu.Unlock()
+		dlq = append(dlq, fmt.Sprintf("%s: %v", m.Topic, err))
+		return nil
+	}
+	var wg sync.WaitGroup
+	runStage := func(group, topic string, h transport.Handler, run func(context.Context) error) {
+		g, err := transport.NewGroup(kcfg, fastGroup(group, topic), testLog(), nil)
+		require.NoError(t, err)
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = run(stages) }()
+		go func() { defer wg.Done(); _ = g.Run(stages, h); _ = g.Close() }()
+	}
+	fprod, err := transport.NewProducer(kcfg, testLog(), nil)
+	require.NoError(t, err)
+	defer fprod.Close()
+	fstage := features.NewStage(features.StageConfig{Featurizer: features.Config{Window: time.Second},
+		Producer: fprod, DeadLetter: deadLetter}, testLog(), nil)
+	runStage("lab-featurize", events.Topic, fstage, fstage.Run)
+	sprod, err := transport.NewProducer(kcfg, testLog(), nil)
+	require.NoError(t, err)
+	defer sprod.Close()
+	sstage := scoring.NewStage(scoring.StageConfig{Scorer: scoring.NewScorer(art, scoring.Config{}, testLog(), nil),
+		Producer: sprod, DeadLetter: deadLetter}, testLog(), nil)
+	runStage("lab-score", features.Topic, sstage, sstage.Run)
+	anomalies := consume(stages, t, kcfg, "lab-anomalies", anomaly.Topic)
+
+	eprod, err := transport.NewProducer(kcfg, testLog(), nil)
+	require.NoError(t, err)
+	defer eprod.Close()
+	pub, err := collectors.NewPublisher(eprod, collectors.PublisherConfig{}, testLog(), nil)
+	require.NoError(t, err)
+	plan := detectionPlan()
+	// The same events are also featurized and scored in-process, as the
+	// reference the Kafka pipeline is compared with.
+	ref := &refPipeline{fz: features.New(features.Config{Window: time.Second}),
+		sc: scoring.NewScorer(art, scoring.Config{}, nil, nil)}
+	src := lab.NewPlanSource(plan, &teeCollector{Collector: newKVMCollector(t), fn: ref.add}, lab.CaptureConfig{})
+	require.NoError(t, pub.Run(ctx, src))
+	ref.flush()
+	featMsgs := consume(stages, t, kcfg, "lab-features-count", features.Topic)
+	res := src.Result()
+	// Drain: the last windows close after window + lateness, then are scored.
+	time.Sleep(5 * time.Second)
+	stopStages()
+	wg.Wait()
+	require.Empty(t, dlq, "no message may go to the dead-letter handler")
+
+	// 3. Incidents against the plan's labels.
+	var recs []anomaly.Record
+	for _, m := range anomalies.snapshot() {
+		var r anomaly.Record
+		require.NoError(t, json.Unmarshal(m.Value, &r))
+		recs = append(recs, r)
+	}
+	incidents := training.IncidentsFromRecords(recs)
+	refIncidents := training.IncidentsFromRecords(ref.recs)
+	t.Logf("kafka path: %d feature messages, %d anomaly records, %d incidents; in-process reference: %d events, %d rows, %d incidents",
+		len(featMsgs.snapshot()), len(recs), len(incidents), ref.events, ref.rows, len(refIncidents))
+	require.NoError(t, ref.err)
+	ids := func(incs []training.Incident) []string {
+		out := make([]string, len(incs))
+		for i, inc := range incs {
+			out[i] = inc.VMID + "/" + inc.ID
+		}
+		sort.Strings(out)
+		return out
+	}
+	require.Equal(t, ids(refIncidents), ids(incidents), "the Kafka pipeline must raise the incidents the in-process featurizer and scorer raise")
+	var scenarios []training.Scenario
+	for _, l := range res.Labels {
+		scenarios = append(scenarios, training.Scenario(l))
+	}
+	require.Len(t, scenarios, len(floodAttacks), "every attack window must have run")
+	vmHours := float64(len(plan.VMs)) * res.End.Sub(res.Start).Hours()
+	rep := training.Evaluate(training.EvalInput{Scenarios: scenarios, Incidents: incidents, Window: time.Second, VMDays: vmHours / 24})
+	for _, s := range rep.Scenarios {
+		t.Logf("%-28s on %-36s detected=%v delay=%s", s.Scenario.Name, s.Scenario.VMID, s.Detected, s.Delay.Round(time.Millisecond))
+	}
+	byVM := map[string][]training.Incident{}
+	for _, inc := range incidents {
+		byVM[inc.VMID] = append(byVM[inc.VMID], inc)
+	}
+	vms := make([]string, 0, len(byVM))
+	for vm := range byVM {
+		vms = append(vms, vm)
+	}
+	sort.Strings(vms)
+	for _, vm := range vms {
+		for _, inc := range byVM[vm] {
+			t.Logf("incident on %s: %s .. %s severity %s", vm, inc.FirstSeen.Format("15:04:05.000"), inc.LastSeen.Format("15:04:05.000"), inc.Severity)
+		}
+	}
+	t.Logf("detected %d of %d flood attacks, mean delay %s; %d false alerts over %.3f VM-hours (%.1f per VM-hour)",
+		rep.Detected, rep.Attacks, rep.MeanDelay.Round(time.Millisecond), rep.FalseAlerts, vmHours, float64(rep.FalseAlerts)/vmHours)
+
+	for _, s := range rep.Scenarios {
+		require.True(t, s.Detected, "flood attack %s on %s (start %s) must raise an incident within %d windows",
+			s.Scenario.Name, s.Scenario.VMID, s.Scenario.Start.Format("15:04:05.000"), training.DetectionWindows)
+	}
+	for _, v := range plan.VMs {
+		if len(v.Windows) == 0 {
+			require.Empty(t, byVM[v.Name], "benign VM %s (%s%s) must stay quiet", v.Name, v.Workload,
+				map[bool]string{true: ", never seen in training"}[v.Workload == unseenWorkload])
+		}
+	}
+}
+
+// teeCollector hands every batch of its collector to fn before emit.
+type teeCollector struct {
+	collectors.Collector
+	fn func([]events.Event)
+}
+
+func (c *teeCollector) Run(ctx context.Context, emit func(context.Context, []events.Event) error) error {
+	return c.Collector.Run(ctx, func(ctx context.Context, evs []events.Event) error {
+		c.fn(evs)
+		return emit(ctx, evs)
+	})
+}
+
+// refPipeline featurizes and scores events in-process.
+type refPipeline struct {
+	fz     *features.Featurizer
+	sc     *scoring.Scorer
+	recs   []anomaly.Record
+	events int
+	rows   int
+	err    error
+}
+
+func (p *refPipeline) add(evs []events.Event) {
+	p.events += len(evs)
+	p.fz.Add(evs, p.score)
+}
+
+func (p *refPipeline) score(r features.Row) {
+	p.rows++
+	out, err := p.sc.Score(r)
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	p.recs = append(p.recs, out...)
+}
+
+func (p *refPipeline) flush() {
+	p.fz.Flush(p.score)
+	p.recs = p.sc.Expire(time.Now().Add(time.Hour), p.recs)
+}
