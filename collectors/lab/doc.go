@@ -28,4 +28,9 @@
 // runs it and returns labels in the simulator's Scenario shape with the
 // window times as the VMMs actually ran them. docs/lab.md describes every
 // workload at instruction level and the exits it causes.
+//
+// Capture runs a plan under a collector given by the caller (the live KVM
+// collector in practice) and passes on only the events of the plan's VMs;
+// PlanSource wraps the same as a collectors.Collector for the publisher.
+// The package does not import the collector it is given.
 package lab
