@@ -69,32 +69,47 @@ var histOffset = func() (off [numHist]int) {
 }()
 
 // history is a VM's bounded memory of the items it used: for each stream a
-// 4-way set-associative table of 32-bit fingerprints. When a bucket is full
-// a new item replaces one of its four entries (chosen by hash bits), so the
-// set forgets rarely used items instead of growing; a forgotten item that
-// comes back counts as novel again.
+// 4-way set-associative table of 31-bit fingerprints, the low bit of each
+// entry marking an item seen again since it was stored. When a bucket is full
+// a new item replaces an entry that was never seen again (second chance, as
+// in the CLOCK page-replacement policy); only when all four were reused are
+// their marks cleared and one replaced. So a sweep of one-off items (an MSR or
+// port scan) evicts other one-off items, not the VM's everyday ones, and
+// cannot make the VM's normal behaviour look novel afterwards. A forgotten
+// item that comes back counts as novel again.
 type history [histTotal]uint32
 
 // seenOrAdd reports whether item hash h of stream s is in the history and
 // adds it if not.
 func (hs *history) seenOrAdd(s int, h uint64) bool {
-	fp := uint32(h >> 32)
+	fp := uint32(h>>32) &^ 1
 	if fp == 0 {
-		fp = 1
+		fp = 2
 	}
 	nb := uint64(histSlots[s] / histWays)
 	base := histOffset[s] + int(uint64(uint32(h))*nb>>32)*histWays
 	b := (*hs)[base : base+histWays : base+histWays]
 	for i := range b {
-		switch b[i] {
+		switch b[i] &^ 1 {
 		case fp:
+			b[i] |= 1
 			return true
 		case 0:
 			b[i] = fp
 			return false
 		}
 	}
-	b[(h>>16)&(histWays-1)] = fp
+	start := int(h>>16) & (histWays - 1)
+	for k := range histWays {
+		if i := (start + k) & (histWays - 1); b[i]&1 == 0 {
+			b[i] = fp
+			return false
+		}
+	}
+	for i := range b {
+		b[i] &^= 1
+	}
+	b[start] = fp
 	return false
 }
 
