@@ -99,8 +99,8 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	scoreRestarts, waitScore := supervise(sctx, t, func(ctx context.Context) *stageMember {
 		return startScorer(ctx, t, cfg, groups["score"], "score", nil)
 	})
-	rowsOut := consume(ctx, t, cfg, groups["check-features"], features.Topic)
-	anomOut := consume(ctx, t, cfg, groups["check-anomalies"], anomaly.Topic)
+	rowsOut := consumeAcrossFailures(sctx, t, cfg, groups["check-features"], features.Topic)
+	anomOut := consumeAcrossFailures(sctx, t, cfg, groups["check-anomalies"], anomaly.Topic)
 
 	// Publish at twice real time; restart the broker 4 s of data in.
 	restarted := make(chan error, 1)
@@ -193,4 +193,25 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	if differ == 0 {
 		requireSameIncidents(t, f.want, at.recs)
 	}
+}
+
+// consumeAcrossFailures is consume with a new group member whenever the
+// group fails (a partition reader that cannot reach the broker ends Run).
+func consumeAcrossFailures(ctx context.Context, t *testing.T, cfg transport.Config, group, topic string) *collector {
+	t.Helper()
+	c := &collector{}
+	go func() {
+		for ctx.Err() == nil {
+			g, err := transport.NewGroup(cfg, fastGroup(group, topic), testLog(), nil)
+			if err == nil {
+				err = g.Run(ctx, c)
+				_ = g.Close()
+			}
+			if err != nil && ctx.Err() == nil {
+				t.Logf("checking consumer of %s failed (%v); starting it again", topic, err)
+				time.Sleep(time.Second)
+			}
+		}
+	}()
+	return c
 }
