@@ -254,8 +254,44 @@ func (g *group) commit(gen *kafka.Generation, as []assignment, committed map[Top
 }
 
 // consume reads one partition from its assigned offset and hands each
-// message to h in offset order until ctx ends or h fails.
+// message to h in offset order until ctx ends or h fails. A fetch error (the
+// broker restarting, a network blip) does not end the generation: the
+// partition reader is opened again at the next offset after a backoff, and
+// if the broker stays away the group's heartbeats fail and kafka-go ends the
+// generation, which ends ctx.
 func (g *group) consume(ctx context.Context, a assignment, h Handler) error {
+	next := a.offset
+	backoff := g.gc.ReadBackoffMax
+	for {
+		n, err := g.consumeFrom(ctx, a, next, h)
+		next = n
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		var fe *fetchError
+		if !errors.As(err, &fe) {
+			return err
+		}
+		g.m.fetchRetries.Inc()
+		g.log.Warn("fetch failed; reopening the partition reader", logTopic, a.tp.Topic, logPartition, a.tp.Partition, logErr, fe.err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// fetchError marks a failed fetch, which consume retries.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return "transport: fetch: " + e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// consumeFrom reads the partition from offset until ctx ends, a fetch fails
+// (a *fetchError) or h fails; it returns the next offset to read.
+func (g *group) consumeFrom(ctx context.Context, a assignment, offset int64, h Handler) (int64, error) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        g.cfg.Brokers,
 		Topic:          a.tp.Topic,
@@ -268,7 +304,7 @@ func (g *group) consume(ctx context.Context, a assignment, h Handler) error {
 		ReadBackoffMax: g.gc.ReadBackoffMax,
 		IsolationLevel: kafka.ReadCommitted,
 		Logger:         kafkaLogger(g.log, slog.LevelDebug),
-		ErrorLogger:    kafkaLogger(g.log, slog.LevelWarn),
+		ErrorLogger:    kafkaLogger(g.log, slog.LevelDebug),
 	})
 	g.stats.addReader(r)
 	defer func() {
@@ -277,17 +313,17 @@ func (g *group) consume(ctx context.Context, a assignment, h Handler) error {
 			g.log.Debug("closing partition reader", logTopic, a.tp.Topic, logPartition, a.tp.Partition, logErr, err)
 		}
 	}()
-	if err := r.SetOffset(a.offset); err != nil {
-		return fmt.Errorf("transport: seek %s/%d to %d: %w", a.tp.Topic, a.tp.Partition, a.offset, err)
+	if err := r.SetOffset(offset); err != nil {
+		return offset, fmt.Errorf("transport: seek %s/%d to %d: %w", a.tp.Topic, a.tp.Partition, offset, err)
 	}
 	handled := g.m.handled.WithLabelValues(a.tp.Topic)
 	for {
 		km, err := r.FetchMessage(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return offset, nil
 			}
-			return fmt.Errorf("transport: fetch %s/%d: %w", a.tp.Topic, a.tp.Partition, err)
+			return offset, &fetchError{fmt.Errorf("%s/%d: %w", a.tp.Topic, a.tp.Partition, err)}
 		}
 		d := &delivery{msg: fromKafka(&km), t: a.t}
 		d.seq = a.t.add(km.Offset)
@@ -297,11 +333,12 @@ func (g *group) consume(ctx context.Context, a assignment, h Handler) error {
 			// The group keeps its reference: the failed message is not
 			// committed and is consumed again by the partition's next owner.
 			if ctx.Err() != nil {
-				return nil // Handle was interrupted by the end of the generation
+				return offset, nil // Handle was interrupted by the end of the generation
 			}
-			return fmt.Errorf("transport: handler failed on %s/%d offset %d: %w", a.tp.Topic, a.tp.Partition, km.Offset, err)
+			return offset, fmt.Errorf("transport: handler failed on %s/%d offset %d: %w", a.tp.Topic, a.tp.Partition, km.Offset, err)
 		}
 		d.Release()
+		offset = km.Offset + 1
 	}
 }
 

@@ -69,12 +69,13 @@ func (m *producerMetrics) collectors() []prometheus.Collector {
 
 // groupMetrics are the consumer group's own counters.
 type groupMetrics struct {
-	handled     *prometheus.CounterVec // topic
-	commits     *prometheus.CounterVec // result
-	revocations prometheus.Counter
-	generations prometheus.Counter
-	assigned    prometheus.Gauge
-	retained    prometheus.Gauge
+	handled      *prometheus.CounterVec // topic
+	commits      *prometheus.CounterVec // result
+	revocations  prometheus.Counter
+	generations  prometheus.Counter
+	fetchRetries prometheus.Counter
+	assigned     prometheus.Gauge
+	retained     prometheus.Gauge
 }
 
 func newGroupMetrics(groupID string) *groupMetrics {
@@ -96,6 +97,10 @@ func newGroupMetrics(groupID string) *groupMetrics {
 			Name: metricPrefix + "generations_total", ConstLabels: l,
 			Help: "Group generations this member took part in.",
 		}),
+		fetchRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricPrefix + "fetch_retries_total", ConstLabels: l,
+			Help: "Partition readers reopened after a failed fetch (broker restart, network error).",
+		}),
 		assigned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: metricPrefix + "assigned_partitions", ConstLabels: l,
 			Help: "Partitions currently assigned to this member.",
@@ -108,7 +113,7 @@ func newGroupMetrics(groupID string) *groupMetrics {
 }
 
 func (m *groupMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.handled, m.commits, m.revocations, m.generations, m.assigned, m.retained}
+	return []prometheus.Collector{m.handled, m.commits, m.revocations, m.generations, m.fetchRetries, m.assigned, m.retained}
 }
 
 // statsCollector exports kafka-go's Writer.Stats and Reader.Stats at scrape

@@ -51,11 +51,14 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer os.RemoveAll(tmp)
 		dirs = nil
-		for _, s := range defaultModelSeeds {
+		for i, s := range defaultModelSeeds {
 			dir := filepath.Join(tmp, fmt.Sprintf("seed-%d", s))
-			fmt.Fprintf(stderr, "simulating %d benign VMs for %s (seed %d)\n", defaultModelVMs, defaultModelDuration, s)
+			// Each seed starts at another time of day, so the diurnal
+			// cycles of busy guests are covered.
+			start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 24 * time.Hour / time.Duration(len(defaultModelSeeds)))
+			fmt.Fprintf(stderr, "simulating %d benign VMs for %s from %s (seed %d)\n", defaultModelVMs, defaultModelDuration, start.Format("15:04"), s)
 			cfg := simFlags{vms: defaultModelVMs, seed: s, rateScale: 1}
-			if _, err := datasets.GenerateSim(ctx, dir, cfg.config(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), defaultModelDuration),
+			if _, err := datasets.GenerateSim(ctx, dir, cfg.config(start, defaultModelDuration),
 				datasets.GenerateOptions{}, nil); err != nil {
 				return err
 			}
