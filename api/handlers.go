@@ -117,7 +117,7 @@ func parseQuery(v url.Values) (Query, error) {
 	if s := v.Get("cursor"); s != "" {
 		c, err := decodeCursor(s)
 		if err != nil {
-			return q, fmt.Errorf("cursor: %v; pass next_cursor from a previous page unchanged", err)
+			return q, fmt.Errorf("cursor: %w; pass next_cursor from a previous page unchanged", err)
 		}
 		q.After = c
 	}

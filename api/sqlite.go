@@ -179,7 +179,7 @@ func (s *SQLiteStore) Upsert(ctx context.Context, rec anomaly.Record) (bool, err
 	if err != nil {
 		return false, err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	var have int
 	err = tx.QueryRowContext(ctx, `SELECT revision FROM anomalies WHERE id = ?`, rec.ID).Scan(&have)
 	switch {
@@ -214,7 +214,7 @@ func (s *SQLiteStore) Retain(ctx context.Context, cutoff time.Time) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	res, err := tx.ExecContext(ctx, `DELETE FROM anomalies WHERE updated_at < ?`, cutoff.UnixNano())
 	if err != nil {
 		return 0, err

@@ -141,7 +141,7 @@ func (s *SQLiteStore) Patch(ctx context.Context, id string, p Patch, ifMatch str
 	if err != nil {
 		return Anomaly{}, err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	cur, err := scanAnomaly(tx.QueryRowContext(ctx, `SELECT `+anomalyCols+` FROM anomalies t JOIN anomalies a ON a.id = t.id WHERE t.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return cur, ErrNotFound

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -85,7 +86,7 @@ func eachRecord(fr *pqarrow.FileReader, rowGroups []int, fn func(arrow.Record) e
 			return err
 		}
 	}
-	if err := rr.Err(); err != nil && err != io.EOF {
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("datasets: read parquet: %w", err)
 	}
 	return nil

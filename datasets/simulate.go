@@ -53,7 +53,7 @@ func GenerateSim(ctx context.Context, dir string, cfg sim.Config, opt GenerateOp
 	if err != nil {
 		return Manifest{}, err
 	}
-	defer commitFeatures(false)
+	defer func() { _ = commitFeatures(false) }() // removes the partial file unless committed
 	var ew rowWriter[events.Event]
 	commitEvents := func(bool) error { return nil }
 	if opt.Events {
@@ -63,7 +63,7 @@ func GenerateSim(ctx context.Context, dir string, cfg sim.Config, opt GenerateOp
 		if err != nil {
 			return Manifest{}, err
 		}
-		defer commitEvents(false)
+		defer func() { _ = commitEvents(false) }()
 	}
 
 	fz := features.New(opt.Featurizer)

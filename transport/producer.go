@@ -48,7 +48,7 @@ func NewProducer(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (Pr
 		WriteTimeout: cfg.WriteTimeout,
 		ReadTimeout:  cfg.WriteTimeout,
 		RequiredAcks: kafka.RequireAll,
-		Compression:  kafka.Compression(codec),
+		Compression:  codec,
 		Transport:    tr,
 		Logger:       kafkaLogger(logger, slog.LevelDebug),
 		ErrorLogger:  kafkaLogger(logger, slog.LevelWarn),

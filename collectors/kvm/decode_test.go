@@ -57,7 +57,7 @@ func TestDecodeFoldsExitWithCompanion(t *testing.T) {
 			require.Equal(t, events.KindHLT, out[1].Kind)
 			require.Equal(t, int64(6030), out[1].TimeNs)
 			require.Equal(t, events.KindExitOther, out[2].Kind)
-			require.Equal(t, uint64(map[uint32]uint64{ISAVMX: 16, ISASVM: 0x6e}[tc.isa]), out[2].Code)
+			require.Equal(t, map[uint32]uint64{ISAVMX: 16, ISASVM: 0x6e}[tc.isa], out[2].Code)
 			require.Equal(t, uint64(tc.isa), out[2].Args[0])
 			require.Equal(t, uint64(1), d.Stats.Folded)
 		})

@@ -49,13 +49,13 @@ func ParseFormat(system string, data []byte) (*Format, error) {
 		case strings.HasPrefix(line, "ID:"):
 			id, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(line, "ID:")), 10, 16)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s/%s: ID: %v", ErrFormat, system, f.Name, err)
+				return nil, fmt.Errorf("%w: %s/%s: ID: %w", ErrFormat, system, f.Name, err)
 			}
 			f.ID, haveID = uint16(id), true
 		case strings.HasPrefix(line, "field:"):
 			fl, err := parseField(line)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s/%s: %v", ErrFormat, system, f.Name, err)
+				return nil, fmt.Errorf("%w: %s/%s: %w", ErrFormat, system, f.Name, err)
 			}
 			f.Fields[fl.Name] = fl
 		case strings.HasPrefix(line, "print fmt:"):
@@ -97,7 +97,7 @@ func parseField(line string) (Field, error) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return fl, fmt.Errorf("field %s: %s: %v", fl.Name, k, err)
+			return fl, fmt.Errorf("field %s: %s: %w", fl.Name, k, err)
 		}
 		switch k {
 		case "offset":

@@ -58,7 +58,7 @@ func ParsePageLayout(text string) (PageLayout, error) {
 		}
 		fl, err := parseField(line)
 		if err != nil {
-			return l, fmt.Errorf("%w: header_page: %v", ErrFormat, err)
+			return l, fmt.Errorf("%w: header_page: %w", ErrFormat, err)
 		}
 		switch fl.Name {
 		case "commit":

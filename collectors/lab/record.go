@@ -71,7 +71,7 @@ func Capture(ctx context.Context, p Plan, c collectors.Collector, cfg CaptureCon
 	case <-time.After(cfg.Lead):
 	case <-ctx.Done():
 		stopCollector()
-		<-collected
+		<-collected //nolint:errcheck // the context's end is the error to report
 		return PlanResult{}, ctx.Err()
 	}
 
@@ -94,7 +94,7 @@ func Capture(ctx context.Context, p Plan, c collectors.Collector, cfg CaptureCon
 	}
 	if out.err != nil {
 		stopCollector()
-		<-collected
+		<-collected //nolint:errcheck // the plan's error is the one to report
 		return out.res, out.err
 	}
 	select {

@@ -133,8 +133,7 @@ func (w Workload) timingFor(rate string, r *rand.Rand) (timing, error) {
 		if w.Benign {
 			return w.natural(r), nil
 		}
-		rate = RateFlood
-		fallthrough
+		fallthrough // an attack at its natural rate is a flood
 	case RateFlood:
 		if w.Name == WPostExploit {
 			return postFloodTiming, nil

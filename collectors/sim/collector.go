@@ -49,9 +49,9 @@ func (c *Collector) Run(ctx context.Context, emit func(context.Context, []events
 			}
 			if err := c.f.Step(c.f.Now()+int64(c.chunk), stepEmit); err != nil {
 				if ctx.Err() != nil {
-				return nil // stopped mid-batch: what was emitted stays queued downstream
-			}
-			return fmt.Errorf("sim: emit: %w", err)
+					return nil // stopped mid-batch: what was emitted stays queued downstream
+				}
+				return fmt.Errorf("sim: emit: %w", err)
 			}
 		}
 		return nil

@@ -166,7 +166,7 @@ func (m *Machine) Close() error {
 	}
 	for _, b := range []*[]byte{&m.mem, &m.rom} {
 		if *b != nil {
-			unix.Munmap(*b)
+			_ = unix.Munmap(*b)
 			*b = nil
 		}
 	}

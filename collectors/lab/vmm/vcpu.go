@@ -69,7 +69,7 @@ func (c *vcpu) reset() error {
 
 func (c *vcpu) close() {
 	if c.run != nil {
-		unix.Munmap(c.run)
+		_ = unix.Munmap(c.run)
 		c.run = nil
 	}
 	if c.fd >= 0 {
@@ -145,7 +145,7 @@ func (m *Machine) loop(ctx context.Context, c *vcpu) error {
 			return nil
 		}
 		if _, err := ioctl(c.fd, kvmRun, 0); err != nil {
-			if err == unix.EINTR || err == unix.EAGAIN {
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
 				m.bus.count(&m.bus.c.Interrupted)
 				continue
 			}
