@@ -98,7 +98,9 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	for i, x := range X {
 		Z[i] = a.Standardizer.Transform(x, nil)
 	}
-	a.Detectors = []models.Detector{iforest.New(cfg.Trees, cfg.Subsample), zmax.New()}
+	zm := zmax.New()
+	zm.Units = a.Standardizer.Scale // rises in log1p units of the raw rate
+	a.Detectors = []models.Detector{iforest.New(cfg.Trees, cfg.Subsample), zm}
 	for i, d := range a.Detectors {
 		if err := d.Fit(Z, rand.New(rand.NewPCG(cfg.Seed, uint64(i)))); err != nil {
 			return nil, fmt.Errorf("train: %s: %w", d.Name(), err)

@@ -181,7 +181,9 @@ func TestRealGuest(t *testing.T) {
 	ours := func(k events.Kind, code uint64) func(*events.Event) bool {
 		return func(e *events.Event) bool { return e.VMID == vmID && e.Kind == k && e.Code == code }
 	}
-	io1 := s.waitFor(t, "port 0x7f0 write", 30*time.Second, ours(events.KindIO, 0x7f0))
+	// SeaBIOS probes drives before it boots ours; on a loaded 2-core
+	// machine under PVM emulation that alone has taken more than 30 s.
+	io1 := s.waitFor(t, "port 0x7f0 write", 120*time.Second, ours(events.KindIO, 0x7f0))
 	require.Equal(t, [4]uint64{events.DirWrite, 1, 0x5a, 1}, io1.Args)
 	require.Equal(t, events.SourceTracefs, io1.Source)
 	require.Equal(t, int32(0), io1.VCPU, "QEMU names its vCPU thread CPU 0/KVM")

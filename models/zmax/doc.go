@@ -11,7 +11,7 @@
 //
 // Fit learns, per feature j, the benign envelope e_j: the Quantile (default
 // 1, the largest value) of the training column. Score(x) = max_j (x_j − e_j)
-// / Floor: how far the most extreme feature rises above anything benign
+// · Units_j / Floor: how far the most extreme feature rises above anything benign
 // training showed, in robust-z units (inputs are standardised by
 // models.Standardizer, whose log scale makes a rise of one unit a fixed
 // factor on the raw rate). Measuring the rise above the envelope rather than

@@ -25,6 +25,12 @@ const (
 type Detector struct {
 	Quantile float64
 	Floor    float64
+	// Units, when set before Fit (one per feature), converts each
+	// feature's rise above its envelope into common units: training passes
+	// the Standardizer's scales, so a rise is measured in log1p units of
+	// the raw rate (a fixed factor on the rate) whatever the feature's
+	// spread. Nil measures in the input's own units.
+	Units []float64
 
 	median []float64
 	spread []float64
@@ -61,6 +67,9 @@ func (d *Detector) Fit(X [][]float64, _ *rand.Rand) error {
 		slices.Sort(col)
 		d.median[j] = quantile(col, q)
 		d.spread[j] = floor
+		if d.Units != nil {
+			d.spread[j] = floor / d.Units[j]
+		}
 	}
 	d.Quantile, d.Floor = q, floor
 	return nil
