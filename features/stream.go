@@ -251,9 +251,11 @@ func (s *Stage) report(p *partition) {
 	p.late = st.LateDrops
 }
 
-// Revoked flushes the partitions' open windows, produces their rows and
-// releases their deliveries. Deliveries whose rows could not be produced
-// are forgotten, not released: the next owner consumes them again.
+// Revoked produces the rows of the partitions' closed windows and forgets
+// their open windows without releasing the deliveries those hold: the
+// next owner consumes them again and emits every window once, complete.
+// A soft stop therefore leaves the open windows to the next start (or to
+// another member); `escapement run` drains them before it stops.
 func (s *Stage) Revoked(ctx context.Context, parts []transport.TopicPartition) {
 	for _, tp := range parts {
 		s.mu.Lock()
@@ -264,17 +266,14 @@ func (s *Stage) Revoked(ctx context.Context, parts []transport.TopicPartition) {
 			continue
 		}
 		p.mu.Lock()
-		p.f.Flush(p.emit)
+		// Rows of windows that already closed are produced. Windows still
+		// open are dropped, not flushed: their deliveries stay unreleased,
+		// so the partition's next owner reads their events again and emits
+		// each window once and complete (a flushed partial window would be
+		// followed by a second row for the same window with the rest).
 		if err := s.flush(ctx, p); err != nil {
 			s.log.Error("rows of a revoked partition not produced; its input will be consumed again",
 				logTopic, tp.Topic, logPartition, tp.Partition, logRows, len(p.pending), logErr, err)
-		} else {
-			for vm, hs := range p.held {
-				for _, h := range hs {
-					h.d.Release()
-				}
-				delete(p.held, vm)
-			}
 		}
 		s.m.vms.Sub(float64(p.vms))
 		p.vms = 0
