@@ -133,10 +133,13 @@ a partition, so host clocks must agree within the lateness (NTP does).
 
 A consumed events message is retained while any window it contributed to is
 open, and released once the rows of those windows were produced and
-acknowledged, so committed offsets never pass an open window. On revocation a
-partition's windows are flushed and produced, then its deliveries released.
-After a crash, the uncommitted input is replayed and rows may repeat: consumers
-de-duplicate by (vm_id, window_start).
+acknowledged, so committed offsets never pass an open window. On revocation the
+rows of closed windows are produced and the open windows are dropped with their
+input left uncommitted: the partition's next owner reads it again and emits each
+window once and complete (flushing them would give a partial row followed by a
+second row for the same window). After a crash, the uncommitted input is
+replayed and rows may repeat: consumers de-duplicate by (vm_id, window_start);
+the VM's novelty history and n-gram threads start afresh on the new owner.
 
 ## Eviction
 
