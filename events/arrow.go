@@ -110,35 +110,13 @@ func (e *Encoder) Encode(evs []Event) ([]byte, error) {
 // Decode appends the events of an Arrow IPC stream to dst and returns it.
 // Every record batch in the stream is read. A stream whose schema is not
 // events.v1 yields an error wrapping ErrSchema.
-func Decode(data []byte, dst []Event) (out []Event, err error) {
-	defer func() {
-		// The Arrow reader panics on some corrupt inputs; a bad message must
-		// become an error (and a dead letter), never a crash.
-		if r := recover(); r != nil {
-			out, err = dst, fmt.Errorf("events: decode: corrupt stream: %v", r)
-		}
-	}()
-	if err := CheckIPCSizes(data); err != nil {
-		return dst, fmt.Errorf("events: decode: %w", err)
-	}
-	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator))
-	if err != nil {
-		return dst, fmt.Errorf("events: decode: %w", err)
-	}
-	defer r.Release()
-	if err := CheckSchema(r.Schema()); err != nil {
-		return dst, err
-	}
-	for r.Next() {
-		dst, err = appendRecord(r.Record(), dst)
-		if err != nil {
-			return dst, err
-		}
-	}
-	if err := r.Err(); err != nil {
-		return dst, fmt.Errorf("events: decode: %w", err)
-	}
-	return dst, nil
+func Decode(data []byte, dst []Event) ([]Event, error) {
+	err := ReadIPC(data, "events", CheckSchema, func(rec arrow.Record) error {
+		var err error
+		dst, err = appendRecord(rec, dst)
+		return err
+	})
+	return dst, err
 }
 
 // CheckSchema returns an error wrapping ErrSchema unless s is events.v1.

@@ -113,34 +113,13 @@ func EncodeRows(rows []Row) ([]byte, error) {
 // DecodeRows appends the rows of an Arrow IPC stream to dst. A stream that
 // is not features.v1 with this catalog yields an error wrapping ErrSchema;
 // corrupt input yields an error, never a panic.
-func DecodeRows(data []byte, dst []Row) (out []Row, err error) {
-	defer func() {
-		// The Arrow reader panics on some corrupt inputs.
-		if r := recover(); r != nil {
-			out, err = dst, fmt.Errorf("features: decode: corrupt stream: %v", r)
-		}
-	}()
-	if err := events.CheckIPCSizes(data); err != nil {
-		return dst, err
-	}
-	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator))
-	if err != nil {
-		return dst, fmt.Errorf("features: decode: %w", err)
-	}
-	defer r.Release()
-	if err := CheckSchema(r.Schema()); err != nil {
-		return dst, err
-	}
-	for r.Next() {
-		dst, err = appendRows(r.Record(), dst)
-		if err != nil {
-			return dst, err
-		}
-	}
-	if err := r.Err(); err != nil {
-		return dst, fmt.Errorf("features: decode: %w", err)
-	}
-	return dst, nil
+func DecodeRows(data []byte, dst []Row) ([]Row, error) {
+	err := events.ReadIPC(data, "features", CheckSchema, func(rec arrow.Record) error {
+		var err error
+		dst, err = appendRows(rec, dst)
+		return err
+	})
+	return dst, err
 }
 
 // CheckSchema returns an error wrapping ErrSchema unless s is features.v1
