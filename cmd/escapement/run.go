@@ -108,7 +108,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var mu sync.Mutex
 	incidents := map[string]anomaly.Record{}
 	onStored := func(r anomaly.Record) {
-		if r.FirstSeen.Before(start.Add(-time.Minute)) {
+		if r.FirstSeen.Before(start.Add(-ff.window)) {
 			return // an incident of an earlier run kept in --data-dir
 		}
 		mu.Lock()
