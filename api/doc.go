@@ -16,6 +16,12 @@
 // writes interleave with the pages: the cursor contract of GET
 // /api/v1/anomalies.
 //
+// Suppression rules (by VM, host, detector, feature; with an expiry and an
+// author) live in the same file. Ingest applies them in the transaction that
+// stores a revision: a matching revision is stored with status suppressed
+// and the rule's id (SuppressedBy), and the Feed hands it on marked so push
+// outputs skip it.
+//
 // Server adds bearer tokens with read and write scopes (stored as SHA-256),
 // a per-token rate limit (429 with Retry-After), a request body limit and
 // problem+json errors. Endpoints and their parameters are in openapi.json

@@ -21,7 +21,7 @@ type Feed struct {
 	onNew      func(anomaly.Record)
 	log        *slog.Logger
 
-	stored, dups, bad prometheus.Counter
+	stored, dups, bad, suppressed prometheus.Counter
 }
 
 // FeedConfig configures a Feed.
@@ -30,7 +30,9 @@ type FeedConfig struct {
 	// DeadLetter receives undecodable messages; required.
 	DeadLetter func(ctx context.Context, m *transport.Message, err error) error
 	// OnStored, if set, is called with every record the store took (not
-	// with duplicates), in partition order.
+	// with duplicates), in partition order, as stored: a record a
+	// suppression rule matched has status suppressed (push outputs skip
+	// it). The offset is committed after OnStored returns.
 	OnStored func(anomaly.Record)
 }
 
@@ -49,6 +51,7 @@ func NewFeed(cfg FeedConfig, log *slog.Logger, reg prometheus.Registerer) *Feed 
 	}
 	f.stored = c("records_stored_total", "Anomaly revisions stored.")
 	f.dups = c("records_duplicate_total", "Anomaly revisions ignored because the same or a newer revision was stored (topic duplicates).")
+	f.suppressed = c("records_suppressed_total", "Anomaly revisions stored as suppressed because a suppression rule matched.")
 	f.bad = c("records_dead_lettered_total", "Undecodable anomaly messages sent to the dead-letter topic.")
 	return f
 }
@@ -75,17 +78,21 @@ func (f *Feed) Handle(ctx context.Context, d transport.Delivery) error {
 		}
 		return nil
 	}
-	ok, err := f.store.Upsert(ctx, rec)
+	in, err := f.store.Ingest(ctx, rec)
 	if err != nil {
 		return fmt.Errorf("store anomaly %s rev %d: %w", rec.ID, rec.Revision, err)
 	}
-	if !ok {
+	if !in.Stored {
 		f.dups.Inc()
 		return nil
 	}
 	f.stored.Inc()
+	if in.SuppressedBy != "" {
+		f.suppressed.Inc()
+		f.log.Info("anomaly suppressed", "id", rec.ID, "revision", rec.Revision, "rule", in.SuppressedBy)
+	}
 	if f.onNew != nil {
-		f.onNew(rec)
+		f.onNew(in.Record)
 	}
 	return nil
 }

@@ -43,6 +43,13 @@ func parseFormat(v url.Values) (string, error) {
 	}
 }
 
+// canonical is the canonical record as the API shows it: with the
+// suppression rule that matched the revision, if any.
+type canonical struct {
+	anomaly.Record
+	SuppressedBy string `json:"suppressed_by,omitempty"`
+}
+
 func renderAs(format string, a Anomaly) any {
 	switch format {
 	case FormatOCSF:
@@ -50,7 +57,7 @@ func renderAs(format string, a Anomaly) any {
 	case FormatECS:
 		return render.ECS(a.Record)
 	}
-	return a.Record
+	return canonical{a.Record, a.SuppressedBy}
 }
 
 func parseTime(v url.Values, name string, dst *time.Time) error {
@@ -232,7 +239,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", a.ETag)
-	writeJSON(w, http.StatusOK, a.Record)
+	writeJSON(w, http.StatusOK, canonical{a.Record, a.SuppressedBy})
 }
 
 func validatePatch(p Patch) error {

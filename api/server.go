@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/escapement/escapement/api/ui"
 )
 
 // Limits of the API.
@@ -97,6 +99,9 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/vms", ScopeRead, s.vms},
 		{"GET", "/api/v1/vms/{id}/scores", ScopeRead, s.scores},
 		{"GET", "/api/v1/detectors", ScopeRead, s.detectors},
+		{"GET", "/api/v1/suppressions", ScopeRead, s.listSuppressions},
+		{"POST", "/api/v1/suppressions", ScopeWrite, s.addSuppression},
+		{"DELETE", "/api/v1/suppressions/{id}", ScopeWrite, s.deleteSuppression},
 		{"GET", "/api/v1/openapi.json", "", serveOpenAPI},
 		{"GET", "/healthz", "", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -121,6 +126,7 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
+	mux.Handle("GET "+ui.Prefix, ui.Handler()) // the triage page (docs/ui.md): static files, outside /api/v1 and its OpenAPI document
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "not found", "no endpoint "+r.Method+" "+r.URL.Path+"; see /api/v1/openapi.json or docs/api.md")
 	})

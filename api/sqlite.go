@@ -65,7 +65,25 @@ CREATE TABLE IF NOT EXISTS revisions (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS revisions_updated ON revisions(updated_at, id);
 CREATE INDEX IF NOT EXISTS revisions_vm ON revisions(vm_id, last_seen);
+CREATE TABLE IF NOT EXISTS suppressions (
+	id TEXT PRIMARY KEY,
+	vm_id TEXT NOT NULL,
+	host TEXT NOT NULL,
+	detector_id TEXT NOT NULL,
+	feature TEXT NOT NULL,
+	author TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+);
 `
+
+// migrations add columns to stores made before them; "duplicate column"
+// means the store has it already.
+var migrations = []string{
+	`ALTER TABLE anomalies ADD COLUMN suppressed_by TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE revisions ADD COLUMN suppressed_by TEXT NOT NULL DEFAULT ''`,
+}
 
 // SQLiteStore is the Store on an embedded SQLite file (pure Go driver, WAL
 // journal, synchronous=FULL so a record the feed committed survives a
@@ -118,6 +136,11 @@ func (s *SQLiteStore) init() error {
 	if _, err := s.db.Exec(schema); err != nil {
 		return err
 	}
+	for _, m := range migrations {
+		if _, err := s.db.Exec(m); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+			return err
+		}
+	}
 	err := s.db.QueryRow(`SELECT value FROM meta WHERE key='instance'`).Scan(&s.instance)
 	if errors.Is(err, sql.ErrNoRows) {
 		b := make([]byte, 8)
@@ -164,46 +187,64 @@ func techniques(r *anomaly.Record) string {
 
 // Upsert implements Store.
 func (s *SQLiteStore) Upsert(ctx context.Context, rec anomaly.Record) (bool, error) {
+	in, err := s.Ingest(ctx, rec)
+	return in.Stored, err
+}
+
+// Ingest implements Store: the revision check, the suppression rules and
+// the write happen in one transaction.
+func (s *SQLiteStore) Ingest(ctx context.Context, rec anomaly.Record) (Ingested, error) {
 	if rec.ID == "" {
-		return false, fmt.Errorf("anomaly record without id")
+		return Ingested{}, fmt.Errorf("anomaly record without id")
 	}
 	// Analyst fields never come from the scorer.
 	rec.Assignee, rec.Note, rec.Verdict = "", "", ""
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return false, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return Ingested{}, err
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	var have int
 	err = tx.QueryRowContext(ctx, `SELECT revision FROM anomalies WHERE id = ?`, rec.ID).Scan(&have)
 	switch {
 	case err == nil && have >= rec.Revision:
-		return false, nil
+		return Ingested{Record: rec}, nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
-		return false, err
+		return Ingested{}, err
+	}
+	rule, err := matchRule(ctx, tx, &rec, s.now())
+	if err != nil {
+		return Ingested{}, fmt.Errorf("read suppression rules: %w", err)
+	}
+	if rule != "" {
+		rec.Status = anomaly.StatusSuppressed
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return Ingested{}, err
 	}
 	at := s.tick()
 	cols := []any{rec.ID, rec.Revision, at, rec.FirstSeen.UnixNano(), rec.LastSeen.UnixNano(),
-		anomaly.SeverityRank(rec.Severity), rec.Status, rec.Host, rec.VM.ID, rec.Detector.ID, techniques(&rec), rec.RiskScore, string(body)}
-	const vals = `(id, revision, updated_at, first_seen, last_seen, severity_rank, scorer_status, host, vm_id, detector_id, techniques, risk, record)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		anomaly.SeverityRank(rec.Severity), rec.Status, rec.Host, rec.VM.ID, rec.Detector.ID, techniques(&rec), rec.RiskScore, string(body), rule}
+	const vals = `(id, revision, updated_at, first_seen, last_seen, severity_rank, scorer_status, host, vm_id, detector_id, techniques, risk, record, suppressed_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	if _, err := tx.ExecContext(ctx, `INSERT INTO anomalies `+vals+`
 		ON CONFLICT(id) DO UPDATE SET revision=excluded.revision, updated_at=excluded.updated_at,
 		first_seen=excluded.first_seen, last_seen=excluded.last_seen, severity_rank=excluded.severity_rank,
 		scorer_status=excluded.scorer_status, host=excluded.host, vm_id=excluded.vm_id,
-		detector_id=excluded.detector_id, techniques=excluded.techniques, risk=excluded.risk, record=excluded.record`, cols...); err != nil {
-		return false, err
+		detector_id=excluded.detector_id, techniques=excluded.techniques, risk=excluded.risk, record=excluded.record,
+		suppressed_by=excluded.suppressed_by`, cols...); err != nil {
+		return Ingested{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO revisions `+vals, cols...); err != nil {
-		return false, err
+		return Ingested{}, err
 	}
-	return true, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return Ingested{}, err
+	}
+	return Ingested{Stored: true, Record: rec, SuppressedBy: rule}, nil
 }
 
 // Retain implements Store.

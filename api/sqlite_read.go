@@ -33,7 +33,7 @@ func scanAnomaly(r scanner) (Anomaly, error) {
 		status                  sql.NullString
 		assignee, note, verdict string
 	)
-	if err := r.Scan(&id, &rev, &at, &body, &status, &assignee, &note, &verdict, &scorerStatus); err != nil {
+	if err := r.Scan(&id, &rev, &at, &body, &status, &assignee, &note, &verdict, &scorerStatus, &a.SuppressedBy); err != nil {
 		return a, err
 	}
 	if err := json.Unmarshal([]byte(body), &a.Record); err != nil {
@@ -50,7 +50,7 @@ func scanAnomaly(r scanner) (Anomaly, error) {
 	return a, nil
 }
 
-const anomalyCols = `t.id, t.revision, t.updated_at, t.record, a.status, a.assignee, a.note, a.verdict, t.scorer_status`
+const anomalyCols = `t.id, t.revision, t.updated_at, t.record, a.status, a.assignee, a.note, a.verdict, t.scorer_status, t.suppressed_by`
 
 // List implements Store.
 func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Anomaly, bool, error) {

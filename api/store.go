@@ -47,6 +47,19 @@ type Cursor struct {
 type Anomaly struct {
 	anomaly.Record
 	ETag string `json:"-"`
+	// SuppressedBy is the id of the suppression rule that matched this
+	// revision when it was stored ("" if none).
+	SuppressedBy string `json:"-"`
+}
+
+// Ingested is the outcome of Store.Ingest.
+type Ingested struct {
+	// Stored is false for a revision no newer than the stored one.
+	Stored bool
+	// Record is rec as stored: Status is suppressed when a rule matched.
+	Record anomaly.Record
+	// SuppressedBy is the id of the matching active rule, or "".
+	SuppressedBy string
 }
 
 // Patch is an analyst's change; nil fields are left as they are.
@@ -96,6 +109,16 @@ type Store interface {
 	// duplicates collapse, an older revision never replaces a newer one);
 	// it reports whether rec was stored.
 	Upsert(ctx context.Context, rec anomaly.Record) (bool, error)
+	// Ingest is Upsert that also applies the active suppression rules: a
+	// matching revision is stored with status suppressed and the rule's id.
+	Ingest(ctx context.Context, rec anomaly.Record) (Ingested, error)
+	// Suppressions returns the rules, oldest first; expired ones only if
+	// asked.
+	Suppressions(ctx context.Context, withExpired bool) ([]Suppression, error)
+	// AddSuppression stores r with a new id and created_at and returns it.
+	AddSuppression(ctx context.Context, r Suppression) (Suppression, error)
+	// DeleteSuppression removes a rule, or returns ErrRuleNotFound.
+	DeleteSuppression(ctx context.Context, id string) error
 	// List returns up to q.Limit matching anomalies after q.After in
 	// (updated_at, id) order, and whether more follow.
 	List(ctx context.Context, q Query) ([]Anomaly, bool, error)

@@ -1,0 +1,238 @@
+package ui_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/escapement/escapement/anomaly"
+	"github.com/escapement/escapement/api"
+	"github.com/escapement/escapement/api/ui"
+)
+
+func TestHandlerServesTheEmbeddedPage(t *testing.T) {
+	h := ui.Handler()
+	for _, tc := range []struct {
+		path, ctype, contains string
+		code                  int
+	}{
+		{"/ui/", "text/html", `<script src="app.js"`, 200},
+		{"/ui/app.js", "javascript", "If-Match", 200},
+		{"/ui/style.css", "text/css", ".sev-critical", 200},
+		{"/ui/missing.js", "", "", 404},
+		{"/ui/static/app.js", "", "", 404},
+		{"/other", "", "", 404},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
+			require.Equal(t, tc.code, w.Code)
+			if tc.code != 200 {
+				return
+			}
+			require.Contains(t, w.Header().Get("Content-Type"), tc.ctype)
+			require.Contains(t, w.Header().Get("Content-Security-Policy"), "script-src 'self'")
+			require.Contains(t, w.Body.String(), tc.contains)
+		})
+	}
+}
+
+// record builds revision rev of an anomaly of vm seen at t0 + rev minutes.
+func record(id string, rev int, vm, sev, title string, score float64, t0 time.Time) anomaly.Record {
+	at := t0.Add(time.Duration(rev) * time.Minute)
+	return anomaly.Record{
+		ID: id, Revision: rev, Status: anomaly.StatusNew, CreatedAt: t0, UpdatedAt: at,
+		FirstSeen: t0, LastSeen: at, Severity: sev, RiskScore: score * 10, Confidence: 0.9, Title: title,
+		Detector: anomaly.Detector{ID: "ens-v3", Name: "ensemble", Version: "v3", Type: "ensemble"},
+		Host:     "kvm-host-7", VM: anomaly.VM{ID: vm, Name: vm + "-web", VMM: "qemu"},
+		Attack: []anomaly.Attack{anomaly.EscapeToHost},
+		Anomaly: anomaly.Detail{Score: score, Threshold: 4.2, Windows: rev, Window: anomaly.Window{Start: t0, End: at},
+			Detectors: []string{"iforest", "hst"}, Class: "device_emulation",
+			Features: []anomaly.Feature{
+				{Name: "exit.io_instruction.rate", Observed: 8123.5, Baseline: 412.25, Z: 9.7},
+				{Name: "vmm.syscall.ioctl.rate", Observed: 3.5, Baseline: 120, Z: -4.1},
+			}},
+	}
+}
+
+func chromiumPath(t *testing.T) string {
+	if p := os.Getenv("ESCAPEMENT_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no Chromium on PATH: install Debian's chromium (apt-get install chromium, or scripts/ci-deps) or set ESCAPEMENT_CHROMIUM to a Chrome binary to run the browser test")
+	return ""
+}
+
+// TestPageInHeadlessChromium serves the API over a real SQLite store with the
+// page, and drives headless Chromium through the fleet, the filters, an
+// anomaly's detail, and triage with If-Match, stale ETag included.
+func TestPageInHeadlessChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium; skipped with -short")
+	}
+	bin := chromiumPath(t)
+	dir := t.TempDir()
+	store, err := api.OpenSQLite(filepath.Join(dir, "anomalies.db"), nil, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	ctx := context.Background()
+	t0 := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+	recs := []anomaly.Record{
+		record("a-crit", 1, "vm-0042", "high", "Port-I/O exit storm on vm-0042", 5.1, t0),
+		record("a-crit", 2, "vm-0042", "high", "Port-I/O exit storm on vm-0042", 6.3, t0),
+		record("a-crit", 3, "vm-0042", "critical", "Port-I/O exit storm on vm-0042", 8.8, t0),
+		record("a-low", 1, "vm-0007", "low", "Unusual MMIO fault mix on vm-0007", 4.4, t0.Add(10*time.Minute)),
+		record("a-med", 1, "vm-0099", "medium", "VMM ioctl burst on vm-0099", 5.0, t0.Add(20*time.Minute)),
+	}
+	for _, r := range recs {
+		ok, err := store.Upsert(ctx, r)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	srv, err := api.NewServer(api.ServerConfig{Store: store, LocalOnly: true}, nil, nil)
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")), chromedp.WindowSize(1360, 1000),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-default-browser-check", true),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelA()
+	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelB()
+	bctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
+	defer cancelT()
+
+	// Overview: fleet riskiest first with sparklines, every anomaly listed.
+	var fleet, list string
+	var sparks, rows int
+	require.NoError(t, chromedp.Run(bctx,
+		chromedp.Navigate(ts.URL+"/ui/"),
+		chromedp.WaitVisible(`#anomalies tbody tr[data-id="a-med"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#fleet tbody tr:nth-child(3) svg.spark polyline`, chromedp.ByQuery),
+		chromedp.Text(`#fleet tbody`, &fleet, chromedp.ByQuery),
+		chromedp.Text(`#anomalies tbody`, &list, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#fleet svg.spark polyline").length`, &sparks),
+		chromedp.Evaluate(`document.querySelectorAll("#anomalies tbody tr").length`, &rows),
+	), "loading the overview")
+	require.Equal(t, 3, sparks, "one sparkline per VM")
+	require.Equal(t, 3, rows, "the latest revision of each anomaly")
+	for _, r := range recs {
+		require.Contains(t, list, r.Title)
+	}
+	require.Less(t, strings.Index(fleet, "vm-0042"), strings.Index(fleet, "vm-0099"), "riskiest VM first:\n%s", fleet)
+	require.Less(t, strings.Index(fleet, "vm-0099"), strings.Index(fleet, "vm-0007"), "riskiest VM first:\n%s", fleet)
+	var pts string
+	require.NoError(t, chromedp.Run(bctx, chromedp.Evaluate(`document.querySelector('#fleet tr[data-vm="vm-0042"] polyline').getAttribute("points")`, &pts)))
+	require.Len(t, strings.Fields(pts), 3, "vm-0042's sparkline has a point per revision")
+
+	// Filters: severity at least high leaves only the critical anomaly.
+	require.NoError(t, chromedp.Run(bctx,
+		chromedp.SetValue(`#filters select[name="severity_min"]`, "high", chromedp.ByQuery),
+		chromedp.Click(`#filters button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitNotPresent(`#anomalies tbody tr[data-id="a-low"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#anomalies tbody tr").length`, &rows),
+	), "filtering by severity")
+	require.Equal(t, 1, rows)
+	var hash string
+	require.NoError(t, chromedp.Run(bctx, chromedp.Evaluate(`location.hash`, &hash)))
+	require.Equal(t, "#/?severity_min=high", hash)
+
+	// Detail: explanation, detectors, timeline and revisions.
+	var detail string
+	var revRows, marked int
+	require.NoError(t, chromedp.Run(bctx,
+		chromedp.Click(`#anomalies tbody tr[data-id="a-crit"] a`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#detail table.features`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#timeline svg.timeline circle.mine`, chromedp.ByQuery),
+		chromedp.Text(`#detail`, &detail, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#revisions tbody tr").length`, &revRows),
+		chromedp.Evaluate(`document.querySelectorAll("#timeline circle.mine").length`, &marked),
+	), "opening the detail")
+	for _, want := range []string{"Port-I/O exit storm on vm-0042", "exit.io_instruction.rate", "8123.500", "412.250", "9.7", "-4.1",
+		"iforest, hst", "device_emulation", "T1611", "ensemble v3", "8.800 / 4.200"} {
+		require.Contains(t, detail, want)
+	}
+	require.Equal(t, 3, revRows, "one row per stored revision")
+	require.Equal(t, 3, marked, "the incident's points are marked on the timeline")
+
+	// Resolve, then a false-positive verdict: each a PATCH with If-Match.
+	before, err := store.Get(ctx, "a-crit")
+	require.NoError(t, err)
+	var status, verdict string
+	require.NoError(t, chromedp.Run(bctx,
+		chromedp.Click(`#detail button[data-action="resolve"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#detail button.resolve.active`, chromedp.ByQuery),
+		chromedp.Click(`#detail button[data-action="false-positive"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#detail button.fp.active`, chromedp.ByQuery),
+		chromedp.Text(`#detail-status`, &status, chromedp.ByQuery),
+		chromedp.Text(`#detail-verdict`, &verdict, chromedp.ByQuery),
+	), "resolving")
+	require.Equal(t, "resolved", status)
+	require.Equal(t, "false positive", verdict)
+	after, err := store.Get(ctx, "a-crit")
+	require.NoError(t, err)
+	require.Equal(t, anomaly.StatusResolved, after.Status)
+	require.Equal(t, anomaly.VerdictFalsePositive, after.Verdict)
+	require.NotEqual(t, before.ETag, after.ETag)
+
+	// A change made behind the page's back: its If-Match is stale, the
+	// store keeps the other change and the page reloads and says so.
+	other := "in_progress"
+	assignee := "carol"
+	_, err = store.Patch(ctx, "a-crit", api.Patch{Status: &other, Assignee: &assignee}, after.ETag)
+	require.NoError(t, err)
+	var msg string
+	require.NoError(t, chromedp.Run(bctx,
+		chromedp.Click(`#detail button[data-action="reopen"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#message.error`, chromedp.ByQuery),
+		chromedp.Text(`#message`, &msg, chromedp.ByQuery),
+		chromedp.Text(`#detail-status`, &status, chromedp.ByQuery),
+	), "triage with a stale ETag")
+	require.Contains(t, msg, "changed this anomaly meanwhile")
+	require.Equal(t, "in progress", status, "the page shows the other change")
+	now, err := store.Get(ctx, "a-crit")
+	require.NoError(t, err)
+	require.Equal(t, anomaly.StatusInProgress, now.Status, "a stale PATCH must not overwrite")
+
+	// Screenshot of the detail, then of the overview.
+	for _, shot := range []struct{ name, hash, wait string }{
+		{"ui-detail.png", "#/anomaly/a-crit", `#timeline svg.timeline`},
+		{"ui.png", "#/", `#fleet tbody tr:nth-child(3) svg.spark polyline`},
+	} {
+		var png []byte
+		require.NoError(t, chromedp.Run(bctx,
+			chromedp.Navigate(ts.URL+"/ui/"+shot.hash),
+			chromedp.WaitVisible(shot.wait, chromedp.ByQuery),
+			chromedp.Sleep(200*time.Millisecond), // let the sparklines' fetches settle
+			chromedp.FullScreenshot(&png, 100),
+		), "screenshot %s", shot.name)
+		require.True(t, len(png) > 1000 && string(png[1:4]) == "PNG", "a PNG screenshot")
+		p := filepath.Join(dir, shot.name)
+		require.NoError(t, os.WriteFile(p, png, 0o644))
+		t.Logf("screenshot: %s (%d bytes)", p, len(png))
+		if out := os.Getenv("ESCAPEMENT_UI_SCREENSHOT_DIR"); out != "" {
+			require.NoError(t, os.WriteFile(filepath.Join(out, shot.name), png, 0o644), fmt.Sprintf("copying the screenshot to %s", out))
+		}
+	}
+}
