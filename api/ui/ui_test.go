@@ -3,7 +3,6 @@ package ui_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -123,73 +122,75 @@ func TestPageInHeadlessChromium(t *testing.T) {
 	bctx, cancelT := context.WithTimeout(bctx, 90*time.Second)
 	defer cancelT()
 
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(bctx, steps...), what)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, "reading the text of %s", sel)
+		return s
+	}
+	count := func(sel string) int {
+		t.Helper()
+		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
+		require.NoError(t, err, "counting %s", sel)
+		return n
+	}
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
 	// Overview: fleet riskiest first with sparklines, every anomaly listed.
-	var fleet, list string
-	var sparks, rows int
-	require.NoError(t, chromedp.Run(bctx,
+	do("loading the overview",
 		chromedp.Navigate(ts.URL+"/ui/"),
-		chromedp.WaitVisible(`#anomalies tbody tr[data-id="a-med"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#fleet tbody tr:nth-child(3) svg.spark polyline`, chromedp.ByQuery),
-		chromedp.Text(`#fleet tbody`, &fleet, chromedp.ByQuery),
-		chromedp.Text(`#anomalies tbody`, &list, chromedp.ByQuery),
-		chromedp.Evaluate(`document.querySelectorAll("#fleet svg.spark polyline").length`, &sparks),
-		chromedp.Evaluate(`document.querySelectorAll("#anomalies tbody tr").length`, &rows),
-	), "loading the overview")
-	require.Equal(t, 3, sparks, "one sparkline per VM")
-	require.Equal(t, 3, rows, "the latest revision of each anomaly")
+		chromedp.WaitVisible(css(`#anomalies tbody tr[data-id="a-med"]`)),
+		chromedp.WaitVisible(css(`#fleet tbody tr:nth-child(3) svg.spark polyline`)))
+	fleet, list := text(`#fleet tbody`), text(`#anomalies tbody`)
+	require.Equal(t, 3, count(`#fleet svg.spark polyline`), "one sparkline per VM")
+	require.Equal(t, 3, count(`#anomalies tbody tr`), "the latest revision of each anomaly")
 	for _, r := range recs {
 		require.Contains(t, list, r.Title)
 	}
 	require.Less(t, strings.Index(fleet, "vm-0042"), strings.Index(fleet, "vm-0099"), "riskiest VM first:\n%s", fleet)
 	require.Less(t, strings.Index(fleet, "vm-0099"), strings.Index(fleet, "vm-0007"), "riskiest VM first:\n%s", fleet)
-	var pts string
-	require.NoError(t, chromedp.Run(bctx, chromedp.Evaluate(`document.querySelector('#fleet tr[data-vm="vm-0042"] polyline').getAttribute("points")`, &pts)))
+	pts, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#fleet tr[data-vm="vm-0042"] polyline').getAttribute("points")`))
+	require.NoError(t, err)
 	require.Len(t, strings.Fields(pts), 3, "vm-0042's sparkline has a point per revision")
 
 	// Filters: severity at least high leaves only the critical anomaly.
-	require.NoError(t, chromedp.Run(bctx,
-		chromedp.SetValue(`#filters select[name="severity_min"]`, "high", chromedp.ByQuery),
-		chromedp.Click(`#filters button[type="submit"]`, chromedp.ByQuery),
-		chromedp.WaitNotPresent(`#anomalies tbody tr[data-id="a-low"]`, chromedp.ByQuery),
-		chromedp.Evaluate(`document.querySelectorAll("#anomalies tbody tr").length`, &rows),
-	), "filtering by severity")
-	require.Equal(t, 1, rows)
-	var hash string
-	require.NoError(t, chromedp.Run(bctx, chromedp.Evaluate(`location.hash`, &hash)))
+	do("filtering by severity",
+		chromedp.SetValue(css(`#filters select[name="severity_min"]`), "high"),
+		chromedp.Click(css(`#filters button[type="submit"]`)),
+		chromedp.WaitNotPresent(css(`#anomalies tbody tr[data-id="a-low"]`)))
+	require.Equal(t, 1, count(`#anomalies tbody tr`))
+	hash, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash`))
+	require.NoError(t, err)
 	require.Equal(t, "#/?severity_min=high", hash)
 
 	// Detail: explanation, detectors, timeline and revisions.
-	var detail string
-	var revRows, marked int
-	require.NoError(t, chromedp.Run(bctx,
-		chromedp.Click(`#anomalies tbody tr[data-id="a-crit"] a`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#detail table.features`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#timeline svg.timeline circle.mine`, chromedp.ByQuery),
-		chromedp.Text(`#detail`, &detail, chromedp.ByQuery),
-		chromedp.Evaluate(`document.querySelectorAll("#revisions tbody tr").length`, &revRows),
-		chromedp.Evaluate(`document.querySelectorAll("#timeline circle.mine").length`, &marked),
-	), "opening the detail")
+	do("opening the detail",
+		chromedp.Click(css(`#anomalies tbody tr[data-id="a-crit"] a`)),
+		chromedp.WaitVisible(css(`#detail table.features`)),
+		chromedp.WaitVisible(css(`#timeline svg.timeline circle.mine`)),
+		chromedp.WaitVisible(css(`#revisions tbody tr`)))
+	detail := text(`#detail`)
 	for _, want := range []string{"Port-I/O exit storm on vm-0042", "exit.io_instruction.rate", "8123.500", "412.250", "9.7", "-4.1",
 		"iforest, hst", "device_emulation", "T1611", "ensemble v3", "8.800 / 4.200"} {
 		require.Contains(t, detail, want)
 	}
-	require.Equal(t, 3, revRows, "one row per stored revision")
-	require.Equal(t, 3, marked, "the incident's points are marked on the timeline")
+	require.Equal(t, 3, count(`#revisions tbody tr`), "one row per stored revision")
+	require.Equal(t, 3, count(`#timeline circle.mine`), "the incident's points are marked on the timeline")
 
 	// Resolve, then a false-positive verdict: each a PATCH with If-Match.
 	before, err := store.Get(ctx, "a-crit")
 	require.NoError(t, err)
-	var status, verdict string
-	require.NoError(t, chromedp.Run(bctx,
-		chromedp.Click(`#detail button[data-action="resolve"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#detail button.resolve.active`, chromedp.ByQuery),
-		chromedp.Click(`#detail button[data-action="false-positive"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#detail button.fp.active`, chromedp.ByQuery),
-		chromedp.Text(`#detail-status`, &status, chromedp.ByQuery),
-		chromedp.Text(`#detail-verdict`, &verdict, chromedp.ByQuery),
-	), "resolving")
-	require.Equal(t, "resolved", status)
-	require.Equal(t, "false positive", verdict)
+	do("resolving",
+		chromedp.Click(css(`#detail button[data-action="resolve"]`)),
+		chromedp.WaitVisible(css(`#detail button.resolve.active`)),
+		chromedp.Click(css(`#detail button[data-action="false-positive"]`)),
+		chromedp.WaitVisible(css(`#detail button.fp.active`)))
+	require.Equal(t, "resolved", text(`#detail-status`))
+	require.Equal(t, "false positive", text(`#detail-verdict`))
 	after, err := store.Get(ctx, "a-crit")
 	require.NoError(t, err)
 	require.Equal(t, anomaly.StatusResolved, after.Status)
@@ -198,19 +199,14 @@ func TestPageInHeadlessChromium(t *testing.T) {
 
 	// A change made behind the page's back: its If-Match is stale, the
 	// store keeps the other change and the page reloads and says so.
-	other := "in_progress"
-	assignee := "carol"
+	other, assignee := anomaly.StatusInProgress, "carol"
 	_, err = store.Patch(ctx, "a-crit", api.Patch{Status: &other, Assignee: &assignee}, after.ETag)
 	require.NoError(t, err)
-	var msg string
-	require.NoError(t, chromedp.Run(bctx,
-		chromedp.Click(`#detail button[data-action="reopen"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#message.error`, chromedp.ByQuery),
-		chromedp.Text(`#message`, &msg, chromedp.ByQuery),
-		chromedp.Text(`#detail-status`, &status, chromedp.ByQuery),
-	), "triage with a stale ETag")
-	require.Contains(t, msg, "changed this anomaly meanwhile")
-	require.Equal(t, "in progress", status, "the page shows the other change")
+	do("triage with a stale ETag",
+		chromedp.Click(css(`#detail button[data-action="reopen"]`)),
+		chromedp.WaitVisible(css(`#message.error`)))
+	require.Contains(t, text(`#message`), "changed this anomaly meanwhile")
+	require.Equal(t, "in progress", text(`#detail-status`), "the page shows the other change")
 	now, err := store.Get(ctx, "a-crit")
 	require.NoError(t, err)
 	require.Equal(t, anomaly.StatusInProgress, now.Status, "a stale PATCH must not overwrite")
@@ -220,13 +216,13 @@ func TestPageInHeadlessChromium(t *testing.T) {
 		{"ui-detail.png", "#/anomaly/a-crit", `#timeline svg.timeline`},
 		{"ui.png", "#/", `#fleet tbody tr:nth-child(3) svg.spark polyline`},
 	} {
-		var png []byte
-		require.NoError(t, chromedp.Run(bctx,
+		do("loading "+shot.hash,
+			chromedp.Navigate("about:blank"), // a fresh page, not a hash change of the last one
 			chromedp.Navigate(ts.URL+"/ui/"+shot.hash),
-			chromedp.WaitVisible(shot.wait, chromedp.ByQuery),
-			chromedp.Sleep(200*time.Millisecond), // let the sparklines' fetches settle
-			chromedp.FullScreenshot(&png, 100),
-		), "screenshot %s", shot.name)
+			chromedp.WaitVisible(css(shot.wait)),
+			chromedp.Sleep(200*time.Millisecond)) // let the sparklines' fetches settle
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err, "screenshot %s", shot.name)
 		require.True(t, len(png) > 1000 && string(png[1:4]) == "PNG", "a PNG screenshot")
 		p := filepath.Join(dir, shot.name)
 		require.NoError(t, os.WriteFile(p, png, 0o644))
