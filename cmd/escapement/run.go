@@ -101,7 +101,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := writeTruth(sf.truth, fleet); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "simulating %d VMs (seed %d) with %d scenarios and %d placebos; model %s; API on http://%s/api/v1/anomalies, triage page on http://%[5]s/ui/\n",
+	fmt.Fprintf(stdout, "simulating %d VMs (seed %d) with %d scenarios and %d placebos; model %s; API on http://%s/api/v1/anomalies, triage page on http://%[6]s/ui/\n",
 		sf.vms, sf.seed, countScenarios(fleet.Truth(), false), countScenarios(fleet.Truth(), true), model.Manifest.ModelVersion, *listen)
 
 	// Anomalies of this run, newest revision per incident.
