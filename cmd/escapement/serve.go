@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +20,7 @@ import (
 	"github.com/escapement/escapement/anomaly"
 	"github.com/escapement/escapement/api"
 	"github.com/escapement/escapement/obs"
+	"github.com/escapement/escapement/outputs"
 	"github.com/escapement/escapement/transport"
 )
 
@@ -37,6 +40,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `file` (with --tls-key)")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.Float64Var(&o.RateLimit, "rate-limit", api.DefaultRateLimit, "API requests per second per token (bursts of twice that); over it answers 429")
+	o.Outputs.register(fs)
 	if err := parseFlags(fs, cfgFile, args); err != nil {
 		return err
 	}
@@ -74,6 +78,71 @@ type serveOptions struct {
 	TLSCert, TLSKey     string
 	RateLimit           float64
 	Out                 io.Writer // where notices go (nil: discarded)
+	// Outputs push stored, unsuppressed anomalies to receivers (none when
+	// no output is configured).
+	Outputs outputFlags
+}
+
+// outputFlags configure the push outputs of serve (docs/siem.md).
+type outputFlags struct {
+	HECURL, HECToken string
+	WebhookURL       string
+	SyslogAddr       string
+	SyslogCA         string
+	MinSeverity      string
+	SpoolDir         string
+}
+
+func (f *outputFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.HECURL, "output-hec-url", "", "push anomalies to this Splunk HTTP Event Collector `url`, e.g. https://splunk:8088 (with --output-hec-token)")
+	fs.StringVar(&f.HECToken, "output-hec-token", "", "HEC `token`, sent as Authorization: Splunk <token> (better set as ESCAPEMENT_OUTPUT_HEC_TOKEN)")
+	fs.StringVar(&f.WebhookURL, "output-webhook-url", "", "POST each anomaly as JSON to this `url`")
+	fs.StringVar(&f.SyslogAddr, "output-syslog-addr", "", "send each anomaly as RFC 5424 syslog carrying CEF, over TLS with octet counting, to this `host:port` (usually 6514)")
+	fs.StringVar(&f.SyslogCA, "output-syslog-ca", "", "PEM `file` of the CA that signed the syslog receiver's certificate (default: the system roots)")
+	fs.StringVar(&f.MinSeverity, "output-min-severity", "medium", "push only anomalies of this `severity` or higher: info, low, medium, high or critical")
+	fs.StringVar(&f.SpoolDir, "spool-dir", "", "`directory` of the outputs' disk spool, which keeps anomalies while a receiver is down (default <data-dir>/spool)")
+}
+
+// targets builds the configured outputs; none when no output is set.
+func (f *outputFlags) targets() ([]outputs.Target, error) {
+	if anomaly.SeverityRank(f.MinSeverity) < 0 && f.MinSeverity != "" {
+		return nil, fmt.Errorf("--output-min-severity %q: want info, low, medium, high or critical", f.MinSeverity)
+	}
+	var ts []outputs.Target
+	add := func(o outputs.Output) { ts = append(ts, outputs.Target{Output: o, MinSeverity: f.MinSeverity}) }
+	if f.HECURL != "" || f.HECToken != "" {
+		hec, err := outputs.NewHEC(outputs.HECConfig{URL: f.HECURL, Token: f.HECToken})
+		if err != nil {
+			return nil, err
+		}
+		add(hec)
+	}
+	if f.WebhookURL != "" {
+		hook, err := outputs.NewWebhook(outputs.WebhookConfig{URL: f.WebhookURL})
+		if err != nil {
+			return nil, err
+		}
+		add(hook)
+	}
+	if f.SyslogAddr != "" {
+		tcfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if f.SyslogCA != "" {
+			pem, err := os.ReadFile(f.SyslogCA)
+			if err != nil {
+				return nil, fmt.Errorf("--output-syslog-ca: %w", err)
+			}
+			tcfg.RootCAs = x509.NewCertPool()
+			if !tcfg.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--output-syslog-ca %s: no PEM certificate in it", f.SyslogCA)
+			}
+		}
+		sl, err := outputs.NewSyslog(outputs.SyslogConfig{Addr: f.SyslogAddr, TLS: tcfg, ProductVersion: version})
+		if err != nil {
+			return nil, err
+		}
+		add(sl)
+	}
+	return ts, nil
 }
 
 func isLoopbackAddr(addr string) bool {
@@ -130,8 +199,42 @@ func runServe(ctx context.Context, kcfg transport.Config, o serveOptions, onStor
 		return err
 	}
 	defer prod.Close()
-	feed := api.NewFeed(api.FeedConfig{Store: store, DeadLetter: deadLetterFunc(prod, "serve"), OnStored: onStored}, rt.log, rt.reg)
+	targets, err := o.Outputs.targets()
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	if len(targets) > 0 {
+		spoolDir := o.Outputs.SpoolDir
+		if spoolDir == "" {
+			spoolDir = filepath.Join(o.DataDir, "spool")
+		}
+		disp, err := outputs.New(outputs.Config{SpoolDir: spoolDir, Targets: targets}, rt.log, rt.reg)
+		if err != nil {
+			return err
+		}
+		defer disp.Close()
+		names := make([]string, len(targets))
+		for i, t := range targets {
+			names[i] = t.Output.Name()
+		}
+		rt.log.Info("push outputs", "outputs", names, "min_severity", o.Outputs.MinSeverity, "spool", spoolDir)
+		g.Go(func() error { return disp.Run(gctx) })
+		inner := onStored
+		onStored = func(r anomaly.Record) {
+			if inner != nil {
+				inner(r)
+			}
+			if r.Status == anomaly.StatusSuppressed {
+				return
+			}
+			// The spool is on disk before the feed commits the offset.
+			if err := disp.Enqueue(gctx, r); err != nil {
+				rt.log.Error("anomaly not spooled for the push outputs; it stays in the store and the pull API", "id", r.ID, "revision", r.Revision, "err", err)
+			}
+		}
+	}
+	feed := api.NewFeed(api.FeedConfig{Store: store, DeadLetter: deadLetterFunc(prod, "serve"), OnStored: onStored}, rt.log, rt.reg)
 	if o.TLSCert != "" {
 		g.Go(func() error { return serveHTTPS(gctx, o.Listen, o.TLSCert, o.TLSKey, srv.Handler(), rt.log) })
 	} else {
