@@ -32,6 +32,7 @@ func commands() []command {
 		{"run", "everything in one process on an embedded broker: simulator, featurizer, scorer, API", cmdRun},
 		{"collect", "run a collector and publish its events to Kafka", cmdCollect},
 		{"featurize", "consume events, window them per VM and publish feature rows", cmdFeaturize},
+		{"archive", "consume feature rows and keep them as hourly Parquet files", cmdArchive},
 		{"score", "consume feature rows, score them and publish anomalies", cmdScore},
 		{"serve", "consume anomalies and serve the anomaly API", cmdServe},
 		{"train", "fit a model artifact from a Parquet dataset", cmdTrain},
