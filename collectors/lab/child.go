@@ -59,6 +59,7 @@ type PhaseResult struct {
 // Result is the outcome of one lab VMM process.
 type Result struct {
 	VM     string        `json:"vm"`
+	VMM    string        `json:"vmm,omitempty"` // VMMQEMU for a QEMU VM, "" for the lab's VMM
 	PID    int           `json:"pid"`
 	VCPUs  int           `json:"vcpus"`
 	Phases []PhaseResult `json:"phases"`

@@ -38,10 +38,14 @@ type Plan struct {
 
 // PlanVM is one VM of a plan.
 type PlanVM struct {
-	Name     string   `yaml:"name" json:"name"`
-	Workload string   `yaml:"workload" json:"workload"` // benign base workload
-	VCPUs    int      `yaml:"vcpus,omitempty" json:"vcpus,omitempty"`
-	Windows  []Window `yaml:"windows,omitempty" json:"windows,omitempty"`
+	Name     string `yaml:"name" json:"name"`
+	Workload string `yaml:"workload" json:"workload"` // benign base workload
+	VCPUs    int    `yaml:"vcpus,omitempty" json:"vcpus,omitempty"`
+	// VMM is what runs the VM: VMMLab ("" or "lab", the lab's own VMM,
+	// Workload one of Workloads) or VMMQEMU ("qemu": qemu-system-x86_64,
+	// Workload one of QEMUWorkloads, no windows; benign for the whole run).
+	VMM     string   `yaml:"vmm,omitempty" json:"vmm,omitempty"`
+	Windows []Window `yaml:"windows,omitempty" json:"windows,omitempty"`
 }
 
 // Window is a stretch of a VM's run given to another workload.
@@ -112,6 +116,16 @@ func (p Plan) Validate() error {
 			return fmt.Errorf("lab: plan VM name %q is invalid or repeated: use unique names of letters, digits, '.', '_', '-'", v.Name)
 		}
 		seen[v.Name] = true
+		switch v.VMM {
+		case "", VMMLab:
+		case VMMQEMU:
+			if err := validateQEMU(v); err != nil {
+				return err
+			}
+			continue
+		default:
+			return fmt.Errorf("lab: VM %s: vmm %q: use lab or qemu", v.Name, v.VMM)
+		}
 		base, err := Lookup(v.Workload)
 		if err != nil {
 			return fmt.Errorf("lab: VM %s: %w", v.Name, err)
@@ -196,7 +210,13 @@ func RunPlan(ctx context.Context, p Plan, exe string) (PlanResult, error) {
 	}
 	var ids int
 	slots := make([][]slot, len(p.VMs))
-	for i := range p.VMs {
+	for i, v := range p.VMs {
+		if v.VMM == VMMQEMU {
+			if err := CheckQEMU(); err != nil {
+				return PlanResult{}, fmt.Errorf("%w (plan VM %s has vmm: qemu)", err, v.Name)
+			}
+			continue // benign for the whole run: no phases, no labels
+		}
 		slots[i] = p.schedule(i, &ids)
 	}
 	res := PlanResult{Start: time.Now().UTC(), VMs: make([]Result, len(p.VMs))}
@@ -208,6 +228,13 @@ func RunPlan(ctx context.Context, p Plan, exe string) (PlanResult, error) {
 			phases[k] = s.phase
 		}
 		wg.Add(1)
+		if v.VMM == VMMQEMU {
+			go func() {
+				defer wg.Done()
+				res.VMs[i], errs[i] = runQEMU(ctx, v, time.Duration(p.Duration))
+			}()
+			continue
+		}
 		go func() {
 			defer wg.Done()
 			res.VMs[i], errs[i] = runVMM(ctx, v.Name, v.VCPUs, exe, phases)
