@@ -29,6 +29,12 @@
 // window times as the VMMs actually ran them. docs/lab.md describes every
 // workload at instruction level and the exits it causes.
 //
+// A plan VM with VMM "qemu" is run by qemu-system-x86_64 instead (started
+// with -name guest=<vm> as well, stopped at the end of the plan): SeaBIOS
+// looping with nothing to boot, or a benign UART/PIT boot sector of ours
+// (qemuboot.asm) from a floppy image. It is benign for the whole run and
+// takes no windows: traffic from a VMM nobody here wrote.
+//
 // Capture runs a plan under a collector given by the caller (the live KVM
 // collector in practice) and passes on only the events of the plan's VMs;
 // PlanSource wraps the same as a collectors.Collector for the publisher.

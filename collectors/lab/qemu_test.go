@@ -221,10 +221,23 @@ func TestQEMULiveCapture(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
+	t.Logf("port/direction counts of %s: %v", vm, counts)
 	require.Zero(t, others, "Capture passes on the plan's VMs only")
 	require.Regexp(t, `lab [0-9a-f]{4} [0-9a-f]{4}`, res.VMs[0].Phases[0].Serial)
 	require.Positive(t, counts["3f8/1"], "COM1 THR writes attributed to %s; port/dir counts: %v", vm, counts)
 	require.Positive(t, counts["3fd/0"], "COM1 LSR reads attributed to %s; port/dir counts: %v", vm, counts)
 	require.Positive(t, counts["40/0"], "PIT channel 0 reads attributed to %s; port/dir counts: %v", vm, counts)
 	require.Positive(t, counts["43/1"], "PIT latch commands attributed to %s; port/dir counts: %v", vm, counts)
+}
+
+func TestQEMUPlanFile(t *testing.T) {
+	p, err := LoadPlan(filepath.Join("testdata", "qemu-plan.yaml"))
+	require.NoError(t, err)
+	var qemu []string
+	for _, v := range p.VMs {
+		if v.VMM == VMMQEMU {
+			qemu = append(qemu, v.Workload)
+		}
+	}
+	require.ElementsMatch(t, QEMUWorkloads(), qemu, "the example plan shows every QEMU workload")
 }
