@@ -82,6 +82,26 @@ type openFile struct {
 	f        *os.File
 	w        *datasets.FeatureWriter
 	lo, hi   int64
+	// buf holds rows until a full row group: the Parquet writer is slow
+	// with many small writes into one buffered row group.
+	buf []features.Row
+}
+
+// writeBatch is the rows handed to the Parquet writer at once: one row
+// group.
+const writeBatch = datasets.RowGroupFeatures
+
+// flush writes f's buffered rows.
+func (f *openFile) flush() error {
+	if len(f.buf) == 0 {
+		return nil
+	}
+	if err := f.w.Write(f.buf); err != nil {
+		return fmt.Errorf("archive: write %s: %w", f.tmp, err)
+	}
+	clear(f.buf)
+	f.buf = f.buf[:0]
+	return nil
 }
 
 // New returns an Archiver writing under cfg.Dir. logger and reg may be nil.
@@ -219,8 +239,11 @@ func (a *Archiver) write(p *partition, offset int64, rows []features.Row) error 
 		if err != nil {
 			return err
 		}
-		if err := f.w.Write(rows[i:j]); err != nil {
-			return fmt.Errorf("archive: write %s: %w", f.tmp, err)
+		f.buf = append(f.buf, rows[i:j]...)
+		if len(f.buf) >= writeBatch {
+			if err := f.flush(); err != nil {
+				return err
+			}
 		}
 		f.hi = offset
 		p.rows += j - i
@@ -280,6 +303,9 @@ func (a *Archiver) roll(p *partition) error {
 	for _, k := range keys {
 		f := p.open[k]
 		if f.w != nil {
+			if err := f.flush(); err != nil {
+				return err
+			}
 			if err := f.w.Close(); err != nil {
 				return fmt.Errorf("archive: finish %s: %w", f.tmp, err)
 			}

@@ -302,3 +302,37 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	_, err = New(Config{Dir: t.TempDir(), Names: []string{"vm_id"}}, nil, nil)
 	require.Error(t, err)
 }
+
+// BenchmarkHandle measures archiving messages of 100 rows each, rolls
+// included (every 16 384 rows).
+func BenchmarkHandle(b *testing.B) {
+	dir := b.TempDir()
+	a, err := New(Config{Dir: dir, RollRows: 16 << 10}, nil, nil)
+	require.NoError(b, err)
+	rng := rand.New(rand.NewPCG(1, 1))
+	rows := make([]features.Row, 100)
+	for i := range rows {
+		rows[i] = features.Row{VMID: "vm", Host: "h", Start: base.Add(time.Duration(i) * time.Second).UnixNano(), Values: make([]float64, len(features.Names()))}
+		for j := range rows[i].Values {
+			rows[i].Values[j] = rng.Float64()
+		}
+		for k := 0; k < 64; k++ {
+			rows[i].NGrams = append(rows[i].NGrams, features.NGram{Hash: rng.Uint64(), Count: 1})
+		}
+	}
+	v, err := features.EncodeRows(rows)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(v)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d := &delivery{m: transport.Message{Topic: topic, Offset: int64(i), Value: v}}
+		d.Retain()
+		if err := a.Handle(context.Background(), d); err != nil {
+			b.Fatal(err)
+		}
+		d.Release()
+	}
+	b.StopTimer()
+	a.Revoked(context.Background(), []transport.TopicPartition{{Topic: topic}})
+	b.ReportMetric(float64(b.N*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
