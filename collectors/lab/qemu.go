@@ -33,7 +33,8 @@ const (
 	// and no NIC: it probes PCI and the disk controllers, prints "No
 	// bootable device", waits a second and reboots, for the whole run.
 	QEMUFirmware = "firmware"
-	// QEMUConsolePIT is the boot sector qemuboot.asm from a 1.44 MB floppy:
+	// QEMUConsolePIT is the boot sector qemuboot.asm from a 1.44 MB floppy
+	// image (the same image as an IDE disk if the floppy boot fails):
 	// UART chatter and PIT reads through QEMU's own 16550 and 8254 at a
 	// randomised pace on SeaBIOS's 18.2 Hz timer tick.
 	QEMUConsolePIT = "console-pit"
@@ -75,8 +76,8 @@ func validateQEMU(v PlanVM) error {
 
 // qemuArgs is QEMU's command line (after argv[0]) for a VM called name
 // running workload, with its serial port written to serial and, for
-// QEMUConsolePIT, the floppy image img.
-func qemuArgs(name, workload string, vcpus int, serial, img string) []string {
+// QEMUConsolePIT, the floppy image img and a copy of it disk.
+func qemuArgs(name, workload string, vcpus int, serial, img, disk string) []string {
 	if vcpus == 0 {
 		vcpus = 1
 	}
@@ -91,7 +92,11 @@ func qemuArgs(name, workload string, vcpus int, serial, img string) []string {
 		"-name", "guest=" + name + ",debug-threads=on"}
 	switch workload {
 	case QEMUConsolePIT:
-		args = append(args, "-drive", "format=raw,file="+img+",if=floppy", "-boot", "a")
+		// Floppy first; the same sector on an IDE disk second, because
+		// SeaBIOS's floppy timeouts have expired under PVM emulation on a
+		// loaded machine (boot failed, then an endless reboot loop).
+		args = append(args, "-drive", "format=raw,file="+img+",if=floppy",
+			"-drive", "format=raw,file="+disk+",if=ide", "-boot", "order=ac")
 	case QEMUFirmware:
 		// Nothing to boot and no default drives (no CD-ROM or floppy
 		// drive to time out on): SeaBIOS probes, fails, waits a second
@@ -124,10 +129,12 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 	}
 	defer os.RemoveAll(dir) //nolint:errcheck // best effort
 	serial := filepath.Join(dir, "serial.txt")
-	img := filepath.Join(dir, "boot.img")
+	img, disk := filepath.Join(dir, "boot.img"), filepath.Join(dir, "disk.img")
 	if v.Workload == QEMUConsolePIT {
-		if err := floppyImage(img, qemuBoot); err != nil {
-			return res, fmt.Errorf("lab: QEMU VM %s: floppy image: %w", v.Name, err)
+		for _, path := range []string{img, disk} {
+			if err := floppyImage(path, qemuBoot); err != nil {
+				return res, fmt.Errorf("lab: QEMU VM %s: boot image: %w", v.Name, err)
+			}
 		}
 	}
 	exe, err := exec.LookPath(QEMUBinary)
@@ -135,7 +142,7 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 		return res, CheckQEMU()
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(exe, qemuArgs(v.Name, v.Workload, v.VCPUs, serial, img)...)
+	cmd := exec.Command(exe, qemuArgs(v.Name, v.Workload, v.VCPUs, serial, img, disk)...)
 	cmd.Stderr = &stderr
 	// QEMU must not outlive the run that started it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

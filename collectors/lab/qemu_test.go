@@ -45,7 +45,7 @@ func TestQEMUPlanValidate(t *testing.T) {
 }
 
 func TestQEMUArgs(t *testing.T) {
-	fw := strings.Join(qemuArgs("vm-q", QEMUFirmware, 0, "/s", "/i"), " ")
+	fw := strings.Join(qemuArgs("vm-q", QEMUFirmware, 0, "/s", "/i", "/d"), " ")
 	require.Contains(t, fw, "-name guest=vm-q,debug-threads=on")
 	require.Contains(t, fw, "-enable-kvm")
 	require.Contains(t, fw, "-smp 1")
@@ -55,8 +55,8 @@ func TestQEMUArgs(t *testing.T) {
 	require.NotContains(t, fw, "-drive")
 	require.Contains(t, fw, "-nodefaults")
 
-	boot := strings.Join(qemuArgs("vm-b", QEMUConsolePIT, 2, "/s", "/i"), " ")
-	require.Contains(t, boot, "-drive format=raw,file=/i,if=floppy -boot a")
+	boot := strings.Join(qemuArgs("vm-b", QEMUConsolePIT, 2, "/s", "/i", "/d"), " ")
+	require.Contains(t, boot, "-drive format=raw,file=/i,if=floppy -drive format=raw,file=/d,if=ide -boot order=ac")
 	require.Contains(t, boot, "-smp 2")
 }
 
@@ -118,9 +118,9 @@ func qemuPIDs(t *testing.T, vm string) []int {
 	return out
 }
 
-// TestQEMUPlanRun runs a 10 s plan with both QEMU workloads: each QEMU
-// starts with the plan, runs its firmware, and is gone when RunPlan
-// returns, with no labels (benign).
+// TestQEMUPlanRun runs a 10 s plan with both QEMU workloads beside a lab
+// VM: each QEMU starts with the plan, runs its firmware, and is gone when
+// RunPlan returns, with no labels (benign).
 func TestQEMUPlanRun(t *testing.T) {
 	requireQEMU(t)
 	p, err := ParsePlan([]byte(`
@@ -129,6 +129,7 @@ duration: 10s
 vms:
   - {name: lab-qemu-fw, vmm: qemu, workload: firmware}
   - {name: lab-qemu-boot, vmm: qemu, workload: console-pit}
+  - {name: lab-beside, workload: idle, windows: [{workload: venom-floppy-fifo, rate: stealthy, start: 2s, duration: 3s}]}
 `))
 	require.NoError(t, err)
 
@@ -157,8 +158,10 @@ vms:
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, took, 10*time.Second)
 	require.Less(t, took, 20*time.Second, "QEMU must stop at the end of the plan")
-	require.Empty(t, res.Labels, "QEMU VMs are benign for the whole run")
-	require.Len(t, res.VMs, 2)
+	require.Len(t, res.Labels, 1, "QEMU VMs are benign for the whole run: the lab VM's window is the only label")
+	require.Equal(t, "lab-beside", res.Labels[0].VMID)
+	require.Len(t, res.VMs, 3)
+	require.Empty(t, res.VMs[2].VMM)
 	for i, vm := range []string{"lab-qemu-fw", "lab-qemu-boot"} {
 		r := res.VMs[i]
 		require.Equal(t, vm, r.VM)
@@ -170,7 +173,7 @@ vms:
 	}
 	// SeaBIOS ran in both (under PVM it takes about 10 s to reach a floppy's
 	// boot sector on a loaded machine: TestQEMULiveCapture checks ours runs).
-	for _, r := range res.VMs {
+	for _, r := range res.VMs[:2] {
 		require.Contains(t, r.Phases[0].Serial, "Booting from", "SeaBIOS of %s on COM1", r.VM)
 	}
 }
