@@ -169,10 +169,10 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 	if !early {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-exited: //nolint:errcheck // stopped on purpose: its exit status is SIGTERM's
 		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			<-exited //nolint:errcheck // killed on purpose
 		}
 	}
 	pr.End = time.Now().UTC()
