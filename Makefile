@@ -23,7 +23,7 @@ lint: ## golangci-lint (scripts/ci-deps installs it)
 	$(LINT) run $(PKGS)
 
 test: ## unit and end-to-end tests (integration tests against Apache Kafka run when KAFKA_BROKERS is set)
-	$(GO) test $(PKGS)
+	$(GO) test -p 1 $(PKGS)
 
 test-race: ## tests under the race detector
 	$(GO) test -race $(PKGS)

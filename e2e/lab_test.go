@@ -187,7 +187,14 @@ func TestLabLiveDetection(t *testing.T) {
 	// reference the Kafka pipeline is compared with.
 	ref := &refPipeline{fz: features.New(features.Config{Window: time.Second}),
 		sc: scoring.NewScorer(art, scoring.Config{}, nil, nil)}
-	src := lab.NewPlanSource(plan, &teeCollector{Collector: newKVMCollector(t), fn: ref.add}, lab.CaptureConfig{})
+	// The live collector sees every VM on this host (other tests may run
+	// QEMU guests at the same time): the reference keeps the plan's VMs
+	// only, as the plan source does for the Kafka path.
+	ours := map[string]bool{}
+	for _, v := range plan.VMs {
+		ours[v.Name] = true
+	}
+	src := lab.NewPlanSource(plan, &teeCollector{Collector: newKVMCollector(t), fn: ref.add, keep: ours}, lab.CaptureConfig{})
 	require.NoError(t, pub.Run(ctx, src))
 	ref.flush()
 	featMsgs := consume(stages, t, kcfg, "lab-features-count", features.Topic)
@@ -261,12 +268,19 @@ func TestLabLiveDetection(t *testing.T) {
 // teeCollector hands every batch of its collector to fn before emit.
 type teeCollector struct {
 	collectors.Collector
-	fn func([]events.Event)
+	fn   func([]events.Event)
+	keep map[string]bool // VMs whose events fn gets
 }
 
 func (c *teeCollector) Run(ctx context.Context, emit func(context.Context, []events.Event) error) error {
-	return c.Collector.Run(ctx, func(ctx context.Context, evs []events.Event) error {
+	tee := lab.VMFilter(c.keep, func(_ context.Context, evs []events.Event) error {
 		c.fn(evs)
+		return nil
+	})
+	return c.Collector.Run(ctx, func(ctx context.Context, evs []events.Event) error {
+		if err := tee(ctx, evs); err != nil {
+			return err
+		}
 		return emit(ctx, evs)
 	})
 }

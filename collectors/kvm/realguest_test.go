@@ -100,6 +100,18 @@ func (s *sink) waitFor(t *testing.T, what string, d time.Duration, match func(*e
 	return events.Event{}
 }
 
+// tryWait is waitFor without failing: it reports whether a match came.
+func (s *sink) tryWait(d time.Duration, match func(*events.Event) bool) (events.Event, bool) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if ev := s.find(match); ev != nil {
+			return *ev, true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return events.Event{}, false
+}
+
 // qmp runs one QMP command on the socket at path.
 func qmp(t *testing.T, path, cmd string) {
 	t.Helper()
@@ -209,12 +221,19 @@ func TestRealGuest(t *testing.T) {
 		return e.VMID == vmID && e.Kind == events.KindEmulation && e.Args[0] > 0
 	})
 
-	qmp(t, sock, `{"execute":"migrate","arguments":{"uri":"exec:/bin/true"}}`)
-	fork := s.waitFor(t, "fork in the VMM tree", 5*time.Second, func(e *events.Event) bool { return e.VMID == vmID && e.Kind == events.KindProcFork })
-	require.NotZero(t, fork.Code)
-	s.waitFor(t, "exec of /bin/sh in the VMM tree", 5*time.Second, func(e *events.Event) bool {
-		return e.VMID == vmID && e.Kind == events.KindProcExec && strings.HasSuffix(e.Detail, "sh")
-	})
+	// A child that execs and exits at once on another CPU can be decoded
+	// before its fork is, and then cannot be attributed (a known limit,
+	// docs/collector.md): each migrate forks again, so try a few times.
+	var sawExec bool
+	for attempt := 0; attempt < 4 && !sawExec; attempt++ {
+		qmp(t, sock, `{"execute":"migrate","arguments":{"uri":"exec:/bin/true"}}`)
+		fork := s.waitFor(t, "fork in the VMM tree", 10*time.Second, func(e *events.Event) bool { return e.VMID == vmID && e.Kind == events.KindProcFork })
+		require.NotZero(t, fork.Code)
+		_, sawExec = s.tryWait(10*time.Second, func(e *events.Event) bool {
+			return e.VMID == vmID && e.Kind == events.KindProcExec && strings.HasSuffix(e.Detail, "sh")
+		})
+	}
+	require.True(t, sawExec, "no exec of /bin/sh in the VMM tree after 4 migrations")
 
 	if os.Getenv("ESCAPEMENT_SAVE_SAMPLE") != "" {
 		pagesMu.Lock()
