@@ -7,17 +7,10 @@ import (
 	"strings"
 )
 
-// Log field names used across Escapement, in one place.
+// Log field names the commands use, in one place.
 const (
-	FieldStage     = "stage"
-	FieldTopic     = "topic"
-	FieldPartition = "partition"
-	FieldOffset    = "offset"
-	FieldVM        = "vm_id"
-	FieldHost      = "host"
-	FieldErr       = "err"
-	FieldModel     = "model_version"
-	FieldAddr      = "addr"
+	FieldStage = "stage"
+	FieldAddr  = "addr"
 )
 
 // NewLogger returns a logger writing to w in format "text" or "json" at
@@ -38,13 +31,10 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	}
 }
 
-// Discard is a logger that drops everything; constructors use it when given nil.
-func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// OrDiscard returns l, or a discarding logger when l is nil.
+// OrDiscard returns l, or a logger that drops everything when l is nil.
 func OrDiscard(l *slog.Logger) *slog.Logger {
 	if l == nil {
-		return Discard()
+		return slog.New(slog.DiscardHandler)
 	}
 	return l
 }

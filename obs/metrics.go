@@ -19,12 +19,3 @@ func NewRegistry() *prometheus.Registry {
 func MetricsHandler(g prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 }
-
-// Registerer returns reg, or a registerer that accepts and drops everything
-// when reg is nil, so constructors can register unconditionally.
-func Registerer(reg prometheus.Registerer) prometheus.Registerer {
-	if reg == nil {
-		return prometheus.NewRegistry() // private, never gathered
-	}
-	return reg
-}

@@ -113,7 +113,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				recs = append(recs, out...)
 				model.Standardizer.Transform(r.Values, z)
 				scores = append(scores, model.Combine(z, raw, p))
-				labels = append(labels, insideScenario(r, byVM[r.VMID]))
+				labels = append(labels, insideScenario(r, byVM[r.VMID], 0))
 				rep.Windows++
 			}
 			return nil
@@ -174,9 +174,12 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-func insideScenario(r features.Row, ls []datasets.Label) bool {
+// insideScenario reports whether row r overlaps one of the labelled
+// scenarios ls, extended by slack windows after their end.
+func insideScenario(r features.Row, ls []datasets.Label, slackWindows int64) bool {
+	slack := slackWindows * (r.End - r.Start)
 	for _, l := range ls {
-		if r.End > l.Start.UnixNano() && r.Start < l.End.UnixNano() {
+		if r.End > l.Start.UnixNano() && r.Start < l.End.UnixNano()+slack {
 			return true
 		}
 	}

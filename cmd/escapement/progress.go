@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -35,7 +34,6 @@ func metricSum(g prometheus.Gatherer, name string) float64 {
 // progress prints one line of pipeline throughput per call.
 type progress struct {
 	g          prometheus.Gatherer
-	out        io.Writer
 	last       time.Time
 	lastEvents float64
 	anomalies  func() int

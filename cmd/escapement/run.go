@@ -143,7 +143,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	collected := make(chan error, 1)
 	go func() { collected <- publishFrom(collectCtx, kcfg, sim.NewCollector(fleet, true, rt.log), rt.log, rt) }()
 
-	prog := &progress{g: rt.reg, out: stdout, anomalies: numIncidents}
+	prog := &progress{g: rt.reg, anomalies: numIncidents}
 	tick := time.NewTicker(*progressEvery)
 	defer tick.Stop()
 	var runErr error

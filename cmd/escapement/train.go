@@ -116,7 +116,7 @@ func loadTrainingRows(dirs []string, stderr io.Writer) ([]features.Row, trainInf
 				return fmt.Errorf("%s: its features are not this featurizer's (%d columns, want %d): regenerate the dataset", dir, len(names), len(features.Names()))
 			}
 			for _, r := range rs {
-				if insideAttack(r, attacks[r.VMID]) {
+				if insideScenario(r, attacks[r.VMID], training.DetectionWindows) {
 					info.excluded++
 					continue
 				}
@@ -136,16 +136,6 @@ func loadTrainingRows(dirs []string, stderr io.Writer) ([]features.Row, trainInf
 		return nil, info, errors.New("no benign feature rows in the datasets given")
 	}
 	return rows, info, nil
-}
-
-func insideAttack(r features.Row, ls []datasets.Label) bool {
-	for _, l := range ls {
-		slack := 3 * (r.End - r.Start)
-		if r.End > l.Start.UnixNano() && r.Start < l.End.UnixNano()+slack {
-			return true
-		}
-	}
-	return false
 }
 
 func splitList(s string) []string {
