@@ -43,6 +43,10 @@ type Manifest struct {
 	WindowSeconds     float64  `json:"window_seconds,omitempty"`
 	// Platform is where the events came from: sim, pvm, vmx or svm.
 	Platform string `json:"platform,omitempty"`
+	// VMGroups maps vm_id to the VM's kind ("lab/disk-io",
+	// "qemu/firmware"), when the generator knows it: training holds out a
+	// share of each group for calibration (training.TrainConfig.Strata).
+	VMGroups map[string]string `json:"vm_groups,omitempty"`
 }
 
 // Label is the ground truth of one scenario or placebo. The simulator's

@@ -34,6 +34,19 @@ type CalibrationConfig struct {
 	TailFraction  float64 // 0 = DefaultTailFraction
 	MinClusters   int     // 0 = DefaultMinClusters
 	Quantiles     int     // 0 = DefaultQuantiles
+	// MinTailScale floors the scale of the exponential tail assumed when
+	// too few held-out scores exceed the POT threshold to fit a shape
+	// (see TailScaler); 0 = no floor.
+	MinTailScale float64
+}
+
+// TailScaler is implemented by detectors whose scores have a natural unit:
+// MinTailScale is the smallest scale, in score units, a calibrated tail may
+// decay over when the held-out data shows too few exceedances to measure it.
+// Without it a handful of tiny exceedances yields a tail so steep that the
+// first benign window a little past them looks like a flood.
+type TailScaler interface {
+	MinTailScale() float64
 }
 
 // GPD is a generalised Pareto tail fitted to the exceedances over U:
@@ -180,6 +193,20 @@ func Calibrate(seqs [][]float64, cfg CalibrationConfig) (Calibration, error) {
 				xi, sigma = 0, mean(y)
 			}
 			c.Tail = GPD{U: u, Zeta: float64(k) / float64(n), Xi: xi, Sigma: sigma, N: k}
+		}
+	} else if k > 0 {
+		// Fewer exceedances than a shape can be fitted on: u sits on an
+		// atom (a detector that scores most benign windows exactly 0, as
+		// zmax does when no feature rises above its envelope). Without a
+		// tail, any score beyond the largest held-out one would get the
+		// same p (0.5/n) and no flood could cross the threshold; assume
+		// the exponential tail of the few exceedances instead.
+		y := make([]float64, 0, k)
+		for _, v := range pooled[n-k:] {
+			y = append(y, v-u)
+		}
+		if sigma := max(mean(y), cfg.MinTailScale); sigma > 0 {
+			c.Tail = GPD{U: u, Zeta: float64(k) / float64(n), Xi: 0, Sigma: sigma, N: k}
 		}
 	}
 	// Extremal index, conservatively the larger of the estimates at u and

@@ -53,6 +53,7 @@ type Scorer struct {
 
 type vmState struct {
 	lastEnd int64 // end of the latest window seen
+	windows int   // windows scored
 	inc     *incident
 }
 
@@ -154,7 +155,10 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 	s.m.scored.Inc()
 	s.m.ensemble.Observe(e)
 
-	if e > s.threshold {
+	// A VM's first windows are the model's grace (Manifest.GraceWindows):
+	// scored, never anomalous.
+	st.windows++
+	if e > s.threshold && st.windows > s.a.Manifest.GraceWindows {
 		s.m.anomalous.Inc()
 		out = s.anomalous(out, row, st, z, e)
 	} else if st.inc != nil {

@@ -42,7 +42,20 @@ type TrainConfig struct {
 	Window          time.Duration
 	GapWindows      int    // as the scorer's Config.GapWindows (default 1)
 	Platform        string // "sim", "pvm", "vmx" or "svm" (default "sim")
-	SchemaHash      string // feature schema hash of the featurizer; "" = models.SchemaHash(names)
+	// Strata groups VMs for the hold-out by VM (vm_id → group, e.g. the
+	// VMM kind and workload): each group with two or more VMs gives
+	// HoldoutFraction of them (at least one, never all) to calibration, and
+	// a group of one VM is fitted only. Without it (or for VMs it does not
+	// name) the VMs form one group. A group that is only held out would be
+	// calibrated on but never fitted: its windows lie outside every
+	// detector's benign envelope, the calibrated tail swallows everything,
+	// and the threshold rises above what attacks reach.
+	Strata map[string]string `json:"-"`
+	// GraceWindows leaves each VM's first windows (by start time) out of
+	// fitting and calibration, and is recorded in the artifact so that the
+	// scorer raises no incident on them either (models.Manifest).
+	GraceWindows int
+	SchemaHash   string // feature schema hash of the featurizer; "" = models.SchemaHash(names)
 }
 
 // Fit trains and calibrates a model set on benign rows whose Values follow
@@ -73,6 +86,18 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	}
 
 	byVM := groupByVM(rows)
+	if cfg.GraceWindows > 0 {
+		kept := byVM[:0]
+		for _, seq := range byVM {
+			if len(seq) > cfg.GraceWindows {
+				kept = append(kept, seq[cfg.GraceWindows:])
+			}
+		}
+		byVM = kept
+		if len(byVM) == 0 {
+			return nil, fmt.Errorf("train: no VM has more than %d windows (GraceWindows): %w", cfg.GraceWindows, models.ErrEmpty)
+		}
+	}
 	if cfg.HoldoutBy == "" {
 		cfg.HoldoutBy = HoldoutByTime
 		if len(byVM) >= minVMsForVMSplit {
@@ -127,7 +152,11 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	}
 	cc := models.CalibrationConfig{WindowSeconds: cfg.Window.Seconds(), Budget: cfg.Budget, GapWindows: cfg.GapWindows}
 	for d := range a.Detectors {
-		c, err := models.Calibrate(rawSeqs[d], cc)
+		dcc := cc
+		if ts, ok := a.Detectors[d].(models.TailScaler); ok {
+			dcc.MinTailScale = ts.MinTailScale()
+		}
+		c, err := models.Calibrate(rawSeqs[d], dcc)
 		if err != nil {
 			return nil, fmt.Errorf("train: calibrate %s: %w", a.Detectors[d].Name(), err)
 		}
@@ -146,6 +175,10 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	}
 	a.Manifest.Calibration.Alert = alert
 
+	heldRows := 0
+	for _, seq := range held {
+		heldRows += len(seq)
+	}
 	params, _ := json.Marshal(cfg)
 	from, to := int64(math.MaxInt64), int64(math.MinInt64)
 	for _, r := range rows {
@@ -155,10 +188,11 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	a.Manifest.FeatureNames = slices.Clone(names)
 	a.Manifest.FeatureSchemaHash = cfg.SchemaHash
 	a.Manifest.Platform = cfg.Platform
+	a.Manifest.GraceWindows = max(cfg.GraceWindows, 0)
 	a.Manifest.Params = params
 	a.Manifest.Training = models.TrainingInfo{
 		From: time.Unix(0, from).UTC(), To: time.Unix(0, to).UTC(),
-		Rows: len(X), VMs: len(train), HoldoutRows: len(rows) - len(X), HoldoutVMs: len(held),
+		Rows: len(X), VMs: len(train), HoldoutRows: heldRows, HoldoutVMs: len(held),
 		HoldoutBy: cfg.HoldoutBy, Seeds: []uint64{cfg.Seed},
 	}
 	if err := a.Seal(); err != nil {
@@ -198,18 +232,33 @@ func split(byVM [][]features.Row, cfg TrainConfig) (train, held [][]features.Row
 			u   float64
 			seq []features.Row
 		}
-		rs := make([]ranked, len(byVM))
-		for i, seq := range byVM {
-			rs[i] = ranked{vmHash(cfg.Seed, seq[0].VMID), seq}
-		}
-		slices.SortFunc(rs, func(a, b ranked) int { return cmp.Compare(a.u, b.u) })
-		k := min(max(int(math.Round(cfg.HoldoutFraction*float64(len(rs)))), 1), len(rs)-1)
-		for i, r := range rs {
-			if i < k {
-				held = append(held, r.seq)
-			} else {
-				train = append(train, r.seq)
+		groups := map[string][]ranked{}
+		var keys []string
+		for _, seq := range byVM {
+			g := cfg.Strata[seq[0].VMID]
+			if _, ok := groups[g]; !ok {
+				keys = append(keys, g)
 			}
+			groups[g] = append(groups[g], ranked{vmHash(cfg.Seed, seq[0].VMID), seq})
+		}
+		slices.Sort(keys)
+		for _, g := range keys {
+			rs := groups[g]
+			slices.SortFunc(rs, func(a, b ranked) int { return cmp.Compare(a.u, b.u) })
+			k := 0
+			if len(rs) >= 2 {
+				k = min(max(int(math.Round(cfg.HoldoutFraction*float64(len(rs)))), 1), len(rs)-1)
+			}
+			for i, r := range rs {
+				if i < k {
+					held = append(held, r.seq)
+				} else {
+					train = append(train, r.seq)
+				}
+			}
+		}
+		if len(held) == 0 {
+			return nil, nil, fmt.Errorf("train: holding out by VM with strata of one VM each leaves nothing to calibrate on: give each stratum at least 2 VMs or use HoldoutByTime")
 		}
 	case HoldoutByTime:
 		for _, seq := range byVM {

@@ -15,7 +15,7 @@ import (
 
 type featurizeFlags struct {
 	window, lateness, idleTTL time.Duration
-	maxVMs, sketchK           int
+	maxVMs, sketchK, warmup   int
 }
 
 func (f *featurizeFlags) register(fs *flag.FlagSet) {
@@ -24,10 +24,11 @@ func (f *featurizeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.idleTTL, "idle-ttl", 5*time.Minute, "forget a VM's state after this long without events")
 	fs.IntVar(&f.maxVMs, "max-vms", 20000, "most VMs held per featurizer; beyond it the least recently seen is evicted")
 	fs.IntVar(&f.sketchK, "sketch-k", 64, "n-grams kept per feature row for the sequence models")
+	fs.IntVar(&f.warmup, "warmup-windows", features.DefaultWarmupWindows, "first windows of a VM whose novelty features are 0 (cover the guest's boot: boot-time probing is not an attack)")
 }
 
 func (f *featurizeFlags) config() features.Config {
-	return features.Config{Window: f.window, Lateness: f.lateness, IdleTTL: f.idleTTL, MaxVMs: f.maxVMs, SketchK: f.sketchK}
+	return features.Config{Window: f.window, Lateness: f.lateness, IdleTTL: f.idleTTL, MaxVMs: f.maxVMs, SketchK: f.sketchK, WarmupWindows: f.warmup}
 }
 
 func cmdFeaturize(ctx context.Context, args []string, _, stderr io.Writer) error {

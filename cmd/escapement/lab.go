@@ -223,7 +223,7 @@ func recordPlan(ctx context.Context, plan lab.Plan, c collectors.Collector, opt 
 		Host: opt.Host, Start: res.Start, Duration: res.End.Sub(res.Start).Round(time.Millisecond).String(),
 		DurationSeconds: res.End.Sub(res.Start).Seconds(), Events: nEvents, EventsFileAbsent: !opt.Events,
 		FeatureNames: names, FeatureRows: nRows, FeatureSchemaHash: features.SchemaHash(),
-		WindowSeconds: fz.Config().Window.Seconds(), Platform: opt.Platform}
+		WindowSeconds: fz.Config().Window.Seconds(), Platform: opt.Platform, VMGroups: plan.Groups()}
 	for i, l := range res.Labels {
 		labels[i] = datasets.Label(l)
 		if l.Placebo {

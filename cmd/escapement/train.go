@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	budget := fs.Float64("budget", 1, "alert budget: false incidents per VM-day the threshold is calibrated for")
 	holdout := fs.Float64("holdout", 0.3, "share of VMs held out to calibrate the threshold on windows the model was not fit on")
 	platform := fs.String("platform", "sim", "platform of the training data: sim, pvm, vmx or svm")
+	grace := fs.Int("grace-windows", 0, "first windows of each VM left out of training; the model records it and the scorer raises no incident on them (a VMM's start-up)")
 	defModel := fs.Bool("default-model", false, "regenerate the built-in default model: simulate benign fleets from its fixed seeds and write "+defaultmodel.Dir+" (run from the repository root)")
 	if err := parseFlags(fs, cfgFile, args); err != nil {
 		return err
@@ -75,7 +77,8 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "fitting on %d benign windows of %d VMs (%d windows inside scenarios left out)\n", len(rows), info.vms, info.excluded)
 	a, err := training.Fit(rows, features.Names(), training.TrainConfig{Seed: *seed, Trees: *trees, Subsample: *subsample,
-		HoldoutFraction: *holdout, Budget: *budget, Platform: *platform, SchemaHash: models.SchemaHash(features.Names())})
+		HoldoutFraction: *holdout, Budget: *budget, Platform: *platform, SchemaHash: models.SchemaHash(features.Names()),
+		Strata: info.strata, GraceWindows: *grace})
 	if err != nil {
 		return err
 	}
@@ -91,6 +94,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type trainInfo struct {
 	vms      int
 	excluded int
+	strata   map[string]string // vm_id → group, from the manifests' vm_groups
 }
 
 // loadTrainingRows reads the feature rows of dirs, dropping the n-gram
@@ -104,6 +108,12 @@ func loadTrainingRows(dirs []string, stderr io.Writer) ([]features.Row, trainInf
 		labels, err := datasets.ReadLabels(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, info, err
+		}
+		if m, err := datasets.ReadManifest(dir); err == nil && len(m.VMGroups) > 0 {
+			if info.strata == nil {
+				info.strata = map[string]string{}
+			}
+			maps.Copy(info.strata, m.VMGroups)
 		}
 		attacks := map[string][]datasets.Label{}
 		for _, l := range labels {

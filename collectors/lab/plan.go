@@ -153,6 +153,22 @@ func (p Plan) Validate() error {
 	return nil
 }
 
+// Groups maps each VM of the plan to its group, "VMM/base workload"
+// ("lab/disk-io", "qemu/firmware"): what training stratifies its hold-out
+// by (training.TrainConfig.Strata), so that VMs of one kind are both fitted
+// and calibrated on.
+func (p Plan) Groups() map[string]string {
+	out := make(map[string]string, len(p.VMs))
+	for _, v := range p.VMs {
+		vmm := v.VMM
+		if vmm == "" {
+			vmm = VMMLab
+		}
+		out[v.Name] = vmm + "/" + v.Workload
+	}
+	return out
+}
+
 // slot is one phase of a VM with the label it produces, if any.
 type slot struct {
 	phase Phase

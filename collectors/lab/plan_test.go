@@ -151,3 +151,15 @@ func TestSpecForScenario(t *testing.T) {
 	_, err = SpecForScenario("nope", time.Second, 3)
 	require.ErrorContains(t, err, "use one of")
 }
+
+func TestPlanGroups(t *testing.T) {
+	p, err := ParsePlan([]byte(`
+duration: 10s
+vms:
+  - {name: a, workload: idle}
+  - {name: b, vmm: lab, workload: disk-io, windows: [{workload: msr-sweep, rate: flood, start: 1s, duration: 2s}]}
+  - {name: c, vmm: qemu, workload: firmware}
+`))
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"a": "lab/idle", "b": "lab/disk-io", "c": "qemu/firmware"}, p.Groups())
+}

@@ -33,8 +33,8 @@ const (
 	// and no NIC: it probes PCI and the disk controllers, prints "No
 	// bootable device", waits a second and reboots, for the whole run.
 	QEMUFirmware = "firmware"
-	// QEMUConsolePIT is the boot sector qemuboot.asm from a 1.44 MB floppy
-	// image (the same image as an IDE disk if the floppy boot fails):
+	// QEMUConsolePIT is the boot sector qemuboot.asm booted from an IDE
+	// disk image (no default devices: no floppy drive, CD-ROM or NIC):
 	// UART chatter and PIT reads through QEMU's own 16550 and 8254 at a
 	// randomised pace on SeaBIOS's 18.2 Hz timer tick.
 	QEMUConsolePIT = "console-pit"
@@ -76,8 +76,8 @@ func validateQEMU(v PlanVM) error {
 
 // qemuArgs is QEMU's command line (after argv[0]) for a VM called name
 // running workload, with its serial port written to serial and, for
-// QEMUConsolePIT, the floppy image img and a copy of it disk.
-func qemuArgs(name, workload string, vcpus int, serial, img, disk string) []string {
+// QEMUConsolePIT, the boot disk image disk.
+func qemuArgs(name, workload string, vcpus int, serial, disk string) []string {
 	if vcpus == 0 {
 		vcpus = 1
 	}
@@ -92,11 +92,12 @@ func qemuArgs(name, workload string, vcpus int, serial, img, disk string) []stri
 		"-name", "guest=" + name + ",debug-threads=on"}
 	switch workload {
 	case QEMUConsolePIT:
-		// Floppy first; the same sector on an IDE disk second, because
-		// SeaBIOS's floppy timeouts have expired under PVM emulation on a
-		// loaded machine (boot failed, then an endless reboot loop).
-		args = append(args, "-drive", "format=raw,file="+img+",if=floppy",
-			"-drive", "format=raw,file="+disk+",if=ide", "-boot", "order=ac")
+		// An IDE disk and no default devices. Not a floppy: SeaBIOS's
+		// floppy timeouts expire under PVM emulation on a loaded machine
+		// (boot failed, then an endless reboot loop), and its floppy
+		// reads put bursts of FIFO writes on 0x3F5, whose size and timing
+		// vary from boot to boot with the load, into benign traffic.
+		args = append(args, "-nodefaults", "-drive", "format=raw,file="+disk+",if=ide", "-boot", "order=c")
 	case QEMUFirmware:
 		// Nothing to boot and no default drives (no CD-ROM or floppy
 		// drive to time out on): SeaBIOS probes, fails, waits a second
@@ -106,8 +107,8 @@ func qemuArgs(name, workload string, vcpus int, serial, img, disk string) []stri
 	return args
 }
 
-// floppyImage writes a 1.44 MB floppy image with boot sector b at path.
-func floppyImage(path string, b []byte) error {
+// diskImage writes a 1.44 MB raw disk image with boot sector b at path.
+func diskImage(path string, b []byte) error {
 	img := make([]byte, 1474560)
 	copy(img, b)
 	return os.WriteFile(path, img, 0o600)
@@ -129,12 +130,10 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 	}
 	defer os.RemoveAll(dir) //nolint:errcheck // best effort
 	serial := filepath.Join(dir, "serial.txt")
-	img, disk := filepath.Join(dir, "boot.img"), filepath.Join(dir, "disk.img")
+	disk := filepath.Join(dir, "disk.img")
 	if v.Workload == QEMUConsolePIT {
-		for _, path := range []string{img, disk} {
-			if err := floppyImage(path, qemuBoot); err != nil {
-				return res, fmt.Errorf("lab: QEMU VM %s: boot image: %w", v.Name, err)
-			}
+		if err := diskImage(disk, qemuBoot); err != nil {
+			return res, fmt.Errorf("lab: QEMU VM %s: boot image: %w", v.Name, err)
 		}
 	}
 	exe, err := exec.LookPath(QEMUBinary)
@@ -142,7 +141,7 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 		return res, CheckQEMU()
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(exe, qemuArgs(v.Name, v.Workload, v.VCPUs, serial, img, disk)...)
+	cmd := exec.Command(exe, qemuArgs(v.Name, v.Workload, v.VCPUs, serial, disk)...)
 	cmd.Stderr = &stderr
 	// QEMU must not outlive the run that started it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

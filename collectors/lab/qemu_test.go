@@ -45,7 +45,7 @@ func TestQEMUPlanValidate(t *testing.T) {
 }
 
 func TestQEMUArgs(t *testing.T) {
-	fw := strings.Join(qemuArgs("vm-q", QEMUFirmware, 0, "/s", "/i", "/d"), " ")
+	fw := strings.Join(qemuArgs("vm-q", QEMUFirmware, 0, "/s", "/d"), " ")
 	require.Contains(t, fw, "-name guest=vm-q,debug-threads=on")
 	require.Contains(t, fw, "-enable-kvm")
 	require.Contains(t, fw, "-smp 1")
@@ -55,8 +55,9 @@ func TestQEMUArgs(t *testing.T) {
 	require.NotContains(t, fw, "-drive")
 	require.Contains(t, fw, "-nodefaults")
 
-	boot := strings.Join(qemuArgs("vm-b", QEMUConsolePIT, 2, "/s", "/i", "/d"), " ")
-	require.Contains(t, boot, "-drive format=raw,file=/i,if=floppy -drive format=raw,file=/d,if=ide -boot order=ac")
+	boot := strings.Join(qemuArgs("vm-b", QEMUConsolePIT, 2, "/s", "/d"), " ")
+	require.Contains(t, boot, "-nodefaults -drive format=raw,file=/d,if=ide -boot order=c")
+	require.NotContains(t, boot, "if=floppy")
 	require.Contains(t, boot, "-smp 2")
 }
 
@@ -77,7 +78,7 @@ func TestQEMUBootSector(t *testing.T) {
 	require.Equal(t, b, qemuBoot, "qemuboot.bin is stale: run go generate ./collectors/lab")
 
 	img := filepath.Join(t.TempDir(), "boot.img")
-	require.NoError(t, floppyImage(img, qemuBoot))
+	require.NoError(t, diskImage(img, qemuBoot))
 	st, err := os.Stat(img)
 	require.NoError(t, err)
 	require.Equal(t, int64(1474560), st.Size())

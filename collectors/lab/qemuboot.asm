@@ -1,5 +1,5 @@
 ; Benign boot sector for lab VMs run by QEMU (plan VMs with vmm: qemu,
-; workload console-pit). SeaBIOS loads it at 0000:7C00 from a floppy image.
+; workload console-pit). SeaBIOS loads it at 0000:7C00 from an IDE disk image.
 ; It talks to QEMU's own device models only: the 16550 UART at COM1
 ; (0x3F8-0x3FF) and the 8254 PIT (0x40-0x43). Each round it waits 1..4 of
 ; SeaBIOS's timer ticks (sti; hlt: about 18.2 Hz), latches and reads PIT

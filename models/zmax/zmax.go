@@ -85,6 +85,23 @@ func quantile(s []float64, p float64) float64 {
 	return s[i] + (h-float64(i))*(s[i+1]-s[i])
 }
 
+// DefaultMinTailScale is the smallest tail scale zmax's calibration may
+// assume, in units of Floor: half a log1p unit, a factor of about 1.65 on
+// the raw rate. Benign VMs the training never saw rise that far above the
+// envelope (a busier disk, a VMM start-up caught differently); floods rise
+// by several units.
+const DefaultMinTailScale = 0.5
+
+// MinTailScale implements models.TailScaler: DefaultMinTailScale in score
+// units.
+func (d *Detector) MinTailScale() float64 {
+	f := d.Floor
+	if f <= 0 {
+		f = DefaultFloor
+	}
+	return DefaultMinTailScale / f
+}
+
 // Score returns max_j (x_j − m_j)/s_j.
 func (d *Detector) Score(x []float64) float64 {
 	if len(d.median) == 0 {
