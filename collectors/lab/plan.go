@@ -43,7 +43,8 @@ type PlanVM struct {
 	VCPUs    int    `yaml:"vcpus,omitempty" json:"vcpus,omitempty"`
 	// VMM is what runs the VM: VMMLab ("" or "lab", the lab's own VMM,
 	// Workload one of Workloads) or VMMQEMU ("qemu": qemu-system-x86_64,
-	// Workload one of QEMUWorkloads, no windows; benign for the whole run).
+	// Workload one of QEMUWorkloads; windows only on QEMUConsolePIT, only
+	// QEMUAttacks at flood rate, started once the boot sector runs).
 	VMM     string   `yaml:"vmm,omitempty" json:"vmm,omitempty"`
 	Windows []Window `yaml:"windows,omitempty" json:"windows,omitempty"`
 }
@@ -118,26 +119,29 @@ func (p Plan) Validate() error {
 		seen[v.Name] = true
 		switch v.VMM {
 		case "", VMMLab:
+			base, err := Lookup(v.Workload)
+			if err != nil {
+				return fmt.Errorf("lab: VM %s: %w", v.Name, err)
+			}
+			if !base.Benign {
+				return fmt.Errorf("lab: VM %s: base workload %s is an attack: give a benign base and put attacks in windows", v.Name, v.Workload)
+			}
 		case VMMQEMU:
 			if err := validateQEMU(v); err != nil {
 				return err
 			}
-			continue
 		default:
 			return fmt.Errorf("lab: VM %s: vmm %q: use lab or qemu", v.Name, v.VMM)
-		}
-		base, err := Lookup(v.Workload)
-		if err != nil {
-			return fmt.Errorf("lab: VM %s: %w", v.Name, err)
-		}
-		if !base.Benign {
-			return fmt.Errorf("lab: VM %s: base workload %s is an attack: give a benign base and put attacks in windows", v.Name, v.Workload)
 		}
 		ws := append([]Window(nil), v.Windows...)
 		sort.Slice(ws, func(i, j int) bool { return ws[i].Start < ws[j].Start })
 		var end Duration
 		for _, w := range ws {
-			if _, err := Lookup(w.Workload); err != nil {
+			if v.VMM == VMMQEMU {
+				if err := validateQEMUWindow(v, w); err != nil {
+					return err
+				}
+			} else if _, err := Lookup(w.Workload); err != nil {
 				return fmt.Errorf("lab: VM %s: %w", v.Name, err)
 			}
 			if w.Rate != RateFlood && w.Rate != RateStealthy {
@@ -231,7 +235,9 @@ func RunPlan(ctx context.Context, p Plan, exe string) (PlanResult, error) {
 			if err := CheckQEMU(); err != nil {
 				return PlanResult{}, fmt.Errorf("%w (plan VM %s has vmm: qemu)", err, v.Name)
 			}
-			continue // benign for the whole run: no phases, no labels
+			if len(v.Windows) == 0 {
+				continue // benign for the whole run: no phases, no labels
+			}
 		}
 		slots[i] = p.schedule(i, &ids)
 	}
@@ -247,7 +253,7 @@ func RunPlan(ctx context.Context, p Plan, exe string) (PlanResult, error) {
 		if v.VMM == VMMQEMU {
 			go func() {
 				defer wg.Done()
-				res.VMs[i], errs[i] = runQEMU(ctx, v, time.Duration(p.Duration))
+				res.VMs[i], errs[i] = runQEMU(ctx, v, time.Duration(p.Duration), phases)
 			}()
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -65,9 +66,6 @@ func validateQEMU(v PlanVM) error {
 	if !slices.Contains(QEMUWorkloads(), v.Workload) {
 		return fmt.Errorf("lab: VM %s: QEMU workload %q: use one of %v", v.Name, v.Workload, QEMUWorkloads())
 	}
-	if len(v.Windows) > 0 {
-		return fmt.Errorf("lab: VM %s: QEMU VMs run one benign workload for the whole plan: put windows on lab VMs (vmm: lab)", v.Name)
-	}
 	if v.VCPUs < 0 || v.VCPUs > 4 {
 		return fmt.Errorf("lab: VM %s: vcpus %d: give 1 to 4", v.Name, v.VCPUs)
 	}
@@ -76,8 +74,9 @@ func validateQEMU(v PlanVM) error {
 
 // qemuArgs is QEMU's command line (after argv[0]) for a VM called name
 // running workload, with its serial port written to serial and, for
-// QEMUConsolePIT, the boot disk image disk.
-func qemuArgs(name, workload string, vcpus int, serial, disk string) []string {
+// QEMUConsolePIT, the boot disk image disk; qmp, when set, is the path of a
+// QMP control socket.
+func qemuArgs(name, workload string, vcpus int, serial, disk, qmp string) []string {
 	if vcpus == 0 {
 		vcpus = 1
 	}
@@ -90,6 +89,9 @@ func qemuArgs(name, workload string, vcpus int, serial, disk string) []string {
 		// -name guest=: how the collector discovers and names the VM;
 		// debug-threads: vCPU threads are named "CPU n/KVM".
 		"-name", "guest=" + name + ",debug-threads=on"}
+	if qmp != "" {
+		args = append(args, "-qmp", "unix:"+qmp+",server=on,wait=off")
+	}
 	switch workload {
 	case QEMUConsolePIT:
 		// An IDE disk and no default devices. Not a floppy: SeaBIOS's
@@ -115,10 +117,12 @@ func diskImage(path string, b []byte) error {
 }
 
 // runQEMU runs QEMU as the VMM of plan VM v for d (or until ctx ends) and
-// returns a Result with one phase: its start, end and serial tail. QEMU is
-// stopped with SIGTERM (SIGKILL 5 s later); an exit before the end of d is
-// an error, with QEMU's stderr.
-func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
+// returns a Result with one phase (its start, end and serial tail) or, when
+// v has windows, one per phase of phases with the times the windows really
+// ran (see qemuWindows; the serial tail is on the last). QEMU is stopped
+// with SIGTERM (SIGKILL 5 s later); an exit before the end of d is an error,
+// with QEMU's stderr, and so is a window the guest did not start.
+func runQEMU(ctx context.Context, v PlanVM, d time.Duration, phases []Phase) (Result, error) {
 	vcpus := v.VCPUs
 	if vcpus == 0 {
 		vcpus = 1
@@ -131,8 +135,12 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 	defer os.RemoveAll(dir) //nolint:errcheck // best effort
 	serial := filepath.Join(dir, "serial.txt")
 	disk := filepath.Join(dir, "disk.img")
+	sector, qmpPath := qemuBoot, ""
+	if len(v.Windows) > 0 {
+		sector, qmpPath = qemuAttack, filepath.Join(dir, "qmp.sock")
+	}
 	if v.Workload == QEMUConsolePIT {
-		if err := diskImage(disk, qemuBoot); err != nil {
+		if err := diskImage(disk, sector); err != nil {
 			return res, fmt.Errorf("lab: QEMU VM %s: boot image: %w", v.Name, err)
 		}
 	}
@@ -141,7 +149,7 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 		return res, CheckQEMU()
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(exe, qemuArgs(v.Name, v.Workload, v.VCPUs, serial, disk)...)
+	cmd := exec.Command(exe, qemuArgs(v.Name, v.Workload, v.VCPUs, serial, disk, qmpPath)...)
 	cmd.Stderr = &stderr
 	// QEMU must not outlive the run that started it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -154,16 +162,39 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 	go func() { exited <- cmd.Wait() }()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	type windowsResult struct {
+		phases []PhaseResult
+		err    error
+	}
+	wctx, stopWindows := context.WithCancel(ctx)
+	defer stopWindows()
+	var windows chan windowsResult // nil (never ready) without windows
+	if qmpPath != "" {
+		windows = make(chan windowsResult, 1)
+		go func() {
+			ph, err := qemuWindows(wctx, pr.Start, phases, qmpPath, serial)
+			windows <- windowsResult{ph, err}
+		}()
+	}
 	var runErr error
+	var winPhases []PhaseResult
 	early := false
-	select {
-	case err := <-exited:
-		early = true
-		runErr = fmt.Errorf("lab: QEMU VM %s exited after %v, before its run of %v ended (%v); stderr: %s",
-			v.Name, time.Since(pr.Start).Round(time.Millisecond), d, err, bytes.TrimSpace(stderr.Bytes()))
-	case <-timer.C:
-	case <-ctx.Done():
-		runErr = ctx.Err()
+	for running := true; running; {
+		select {
+		case w := <-windows: // the last window is over, or one failed
+			winPhases, windows = w.phases, nil
+			if w.err != nil {
+				runErr, running = fmt.Errorf("lab: QEMU VM %s: window: %w", v.Name, w.err), false
+			}
+		case err := <-exited:
+			early, running = true, false
+			runErr = fmt.Errorf("lab: QEMU VM %s exited after %v, before its run of %v ended (%v); stderr: %s",
+				v.Name, time.Since(pr.Start).Round(time.Millisecond), d, err, bytes.TrimSpace(stderr.Bytes()))
+		case <-timer.C:
+			running = false
+		case <-ctx.Done():
+			runErr, running = ctx.Err(), false
+		}
 	}
 	if !early {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -174,6 +205,14 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 			<-exited //nolint:errcheck // killed on purpose
 		}
 	}
+	stopWindows()
+	if windows != nil {
+		w := <-windows
+		winPhases = w.phases
+		if w.err != nil && runErr == nil && !errors.Is(w.err, context.Canceled) {
+			runErr = fmt.Errorf("lab: QEMU VM %s: window: %w", v.Name, w.err)
+		}
+	}
 	pr.End = time.Now().UTC()
 	if s, err := os.ReadFile(serial); err == nil {
 		if len(s) > 256 {
@@ -182,5 +221,14 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration) (Result, error) {
 		pr.Serial = string(s)
 	}
 	res.Phases = []PhaseResult{pr}
+	if qmpPath != "" {
+		res.Phases = winPhases
+		if n := len(res.Phases); n > 0 {
+			if res.Phases[n-1].End.IsZero() {
+				res.Phases[n-1].End = pr.End
+			}
+			res.Phases[n-1].Serial = pr.Serial
+		}
+	}
 	return res, runErr
 }

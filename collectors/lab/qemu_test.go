@@ -29,7 +29,11 @@ func TestQEMUPlanValidate(t *testing.T) {
 		{"lab VMM spelled out", `{name: l1, vmm: lab, workload: idle}`, ""},
 		{"lab workload under QEMU", `{name: q1, vmm: qemu, workload: idle}`, `QEMU workload "idle"`},
 		{"QEMU workload under the lab", `{name: l1, workload: firmware}`, "firmware"},
-		{"windows under QEMU", `{name: q1, vmm: qemu, workload: firmware, windows: [{workload: venom-floppy-fifo, rate: flood, start: 1s, duration: 1s}]}`, "put windows on lab VMs"},
+		{"windows under QEMU firmware", `{name: q1, vmm: qemu, workload: firmware, windows: [{workload: pci-config-scan, rate: flood, start: 1s, duration: 1s}]}`, "takes no windows"},
+		{"QEMU PCI scan", `{name: q1, vmm: qemu, workload: console-pit, windows: [{workload: pci-config-scan, rate: flood, start: 1s, duration: 1s}]}`, ""},
+		{"QEMU attack it cannot run", `{name: q1, vmm: qemu, workload: console-pit, windows: [{workload: venom-floppy-fifo, rate: flood, start: 1s, duration: 1s}]}`, "runs only [pci-config-scan] at flood rate"},
+		{"QEMU stealthy", `{name: q1, vmm: qemu, workload: console-pit, windows: [{workload: pci-config-scan, rate: stealthy, start: 1s, duration: 1s}]}`, "at flood rate"},
+		{"QEMU window past the run", `{name: q1, vmm: qemu, workload: console-pit, windows: [{workload: pci-config-scan, rate: flood, start: 9s, duration: 2s}]}`, "leaves the run"},
 		{"unknown VMM", `{name: q1, vmm: xen, workload: firmware}`, `vmm "xen": use lab or qemu`},
 		{"too many vCPUs", `{name: q1, vmm: qemu, workload: firmware, vcpus: 5}`, "give 1 to 4"},
 	} {
@@ -45,7 +49,7 @@ func TestQEMUPlanValidate(t *testing.T) {
 }
 
 func TestQEMUArgs(t *testing.T) {
-	fw := strings.Join(qemuArgs("vm-q", QEMUFirmware, 0, "/s", "/d"), " ")
+	fw := strings.Join(qemuArgs("vm-q", QEMUFirmware, 0, "/s", "/d", ""), " ")
 	require.Contains(t, fw, "-name guest=vm-q,debug-threads=on")
 	require.Contains(t, fw, "-enable-kvm")
 	require.Contains(t, fw, "-smp 1")
@@ -55,27 +59,34 @@ func TestQEMUArgs(t *testing.T) {
 	require.NotContains(t, fw, "-drive")
 	require.Contains(t, fw, "-nodefaults")
 
-	boot := strings.Join(qemuArgs("vm-b", QEMUConsolePIT, 2, "/s", "/d"), " ")
+	boot := strings.Join(qemuArgs("vm-b", QEMUConsolePIT, 2, "/s", "/d", "/q"), " ")
 	require.Contains(t, boot, "-nodefaults -drive format=raw,file=/d,if=ide -boot order=c")
 	require.NotContains(t, boot, "if=floppy")
+	require.Contains(t, boot, "-qmp unix:/q,server=on,wait=off")
+	require.NotContains(t, fw, "-qmp")
 	require.Contains(t, boot, "-smp 2")
 }
 
-// TestQEMUBootSector checks the embedded boot sector: a 512-byte sector
-// ending in 0x55AA, the same bytes nasm makes of qemuboot.asm.
+// TestQEMUBootSector checks the embedded boot sectors: 512 bytes ending in
+// 0x55AA, the same bytes nasm makes of their sources.
 func TestQEMUBootSector(t *testing.T) {
-	require.Len(t, qemuBoot, 512)
-	require.Equal(t, []byte{0x55, 0xaa}, qemuBoot[510:])
-	nasm, err := exec.LookPath("nasm")
-	if err != nil {
-		t.Skip("nasm is not installed (apt-get install -y nasm): cannot check qemuboot.bin against qemuboot.asm")
+	for _, tc := range []struct {
+		src string
+		bin []byte
+	}{{"qemuboot.asm", qemuBoot}, {"qemuattack.asm", qemuAttack}} {
+		require.Len(t, tc.bin, 512, tc.src)
+		require.Equal(t, []byte{0x55, 0xaa}, tc.bin[510:], tc.src)
+		nasm, err := exec.LookPath("nasm")
+		if err != nil {
+			t.Skip("nasm is not installed (apt-get install -y nasm): cannot check the .bin files against their sources")
+		}
+		out := filepath.Join(t.TempDir(), "sector.bin")
+		msg, err := exec.Command(nasm, "-f", "bin", "-o", out, tc.src).CombinedOutput()
+		require.NoError(t, err, "nasm %s: %s", tc.src, msg)
+		b, err := os.ReadFile(out)
+		require.NoError(t, err)
+		require.Equal(t, b, tc.bin, "the .bin of %s is stale: run go generate ./collectors/lab", tc.src)
 	}
-	out := filepath.Join(t.TempDir(), "qemuboot.bin")
-	msg, err := exec.Command(nasm, "-f", "bin", "-o", out, "qemuboot.asm").CombinedOutput()
-	require.NoError(t, err, "nasm: %s", msg)
-	b, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.Equal(t, b, qemuBoot, "qemuboot.bin is stale: run go generate ./collectors/lab")
 
 	img := filepath.Join(t.TempDir(), "boot.img")
 	require.NoError(t, diskImage(img, qemuBoot))
@@ -181,6 +192,36 @@ vms:
 		require.True(t, strings.Contains(out, "Boot") || strings.Contains(out, "lab "),
 			"SeaBIOS or our boot sector on COM1 of %s: %q", r.VM, out)
 	}
+}
+
+// TestQEMUAttackWindow runs a QEMU guest with a PCI-scan window: the window
+// starts once the boot sector runs (pressed through QMP), the guest answers
+// "scan on", and the label has the times the keys were pressed.
+func TestQEMUAttackWindow(t *testing.T) {
+	requireQEMU(t)
+	p, err := ParsePlan([]byte(`
+seed: 4
+duration: 40s
+vms:
+  - {name: lab-qemu-attack, vmm: qemu, workload: console-pit, windows: [{workload: pci-config-scan, rate: flood, start: 2s, duration: 3s}]}
+`))
+	require.NoError(t, err)
+	res, err := RunPlan(context.Background(), p, "")
+	require.NoError(t, err, "SeaBIOS must reach the boot sector within the 40 s run (5-25 s here)")
+	require.Len(t, res.Labels, 1)
+	l := res.Labels[0]
+	require.Equal(t, "lab-qemu-attack", l.VMID)
+	require.Equal(t, WPCIScan, l.Name)
+	require.Equal(t, RateFlood, l.Intensity)
+	require.InDelta(t, 3, l.End.Sub(l.Start).Seconds(), 0.5)
+	require.False(t, l.Start.Before(res.Start.Add(2*time.Second)), "not before its planned start")
+	ph := res.VMs[0].Phases
+	require.Len(t, ph, 3, "base, window, base")
+	require.Equal(t, ph[0].End, ph[1].Start)
+	require.Equal(t, ph[1].End, ph[2].Start)
+	require.Equal(t, l.Start, ph[1].Start)
+	require.Contains(t, ph[2].Serial, "lab ", "the boot sector went back to its console chatter")
+	require.Empty(t, qemuPIDs(t, "lab-qemu-attack"))
 }
 
 // TestQEMUPlanCancel stops a plan early: QEMU goes with it.
