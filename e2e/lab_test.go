@@ -239,8 +239,10 @@ func TestLabLiveDetection(t *testing.T) {
 	// QEMU guests at the same time): the reference keeps the plan's VMs
 	// only, as the plan source does for the Kafka path.
 	ours := map[string]bool{}
+	planVM := map[string]lab.PlanVM{}
 	for _, v := range plan.VMs {
 		ours[v.Name] = true
+		planVM[v.Name] = v
 	}
 	src := lab.NewPlanSource(plan, &teeCollector{Collector: newKVMCollector(t), fn: ref.add, keep: ours}, lab.CaptureConfig{})
 	require.NoError(t, pub.Run(ctx, src))
@@ -323,6 +325,17 @@ func TestLabLiveDetection(t *testing.T) {
 			t.Logf("incident on %s: %s .. %s severity %s", vm, inc.FirstSeen.Format("15:04:05.000"), inc.LastSeen.Format("15:04:05.000"), inc.Severity)
 		}
 	}
+	// The evidence of every incident on a benign VM, to tell a flake's cause.
+	for _, r := range recs {
+		if v, ok := planVM[r.VM.ID]; ok && len(v.Windows) == 0 && r.Revision == 1 {
+			var fs []string
+			for _, f := range r.Anomaly.Features {
+				fs = append(fs, fmt.Sprintf("%s=%g (baseline %g, z %.1f)", f.Name, f.Observed, f.Baseline, f.Z))
+			}
+			t.Logf("benign %s window %s: score %.2f, detectors %v, class %q: %s", r.VM.ID, r.Anomaly.Window.Start.Format("15:04:05"),
+				r.Anomaly.Score, r.Anomaly.Detectors, r.Anomaly.Class, strings.Join(fs, "; "))
+		}
+	}
 	t.Logf("detected %d of %d flood attacks, mean delay %s; %d false alerts over %.3f VM-hours (%.1f per VM-hour)",
 		rep.Detected, rep.Attacks, rep.MeanDelay.Round(time.Millisecond), rep.FalseAlerts, vmHours, float64(rep.FalseAlerts)/vmHours)
 
@@ -401,4 +414,20 @@ func (p *refPipeline) score(r features.Row) {
 func (p *refPipeline) flush() {
 	p.fz.Flush(p.score)
 	p.recs = p.sc.Expire(time.Now().Add(time.Hour), p.recs)
+}
+
+// TestLabPlansMatchFiles keeps the plan files docs/lab.md gives for the
+// command-line equivalent of TestLabLiveDetection equal to the test's plans.
+func TestLabPlansMatchFiles(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want lab.Plan
+	}{
+		{"qemu-train-plan.yaml", trainingPlan()},
+		{"qemu-detect-plan.yaml", detectionPlan()},
+	} {
+		got, err := lab.LoadPlan("../collectors/lab/testdata/" + tc.file)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got, "%s must be the test's plan", tc.file)
+	}
 }
