@@ -106,6 +106,7 @@ func NewScorer(a *models.Artifact, cfg Config, logger *slog.Logger, reg promethe
 		z:   make([]float64, a.Standardizer.Dim()),
 		raw: make([]float64, n), p: make([]float64, n),
 	}
+	s.m.use(a.Manifest.ModelVersion)
 	logger.Info("scorer ready", logModel, a.Manifest.ModelVersion, logThresh, th)
 	return s
 }
@@ -152,6 +153,7 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 	z := s.a.Standardizer.Transform(row.Values, s.z)
 	e := s.a.Combine(z, s.raw, s.p)
 	s.m.scored.Inc()
+	s.m.modelRows.Inc()
 	s.m.ensemble.Observe(e)
 
 	if e > s.threshold {

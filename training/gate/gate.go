@@ -1,4 +1,4 @@
-package training
+package gate
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
 	"github.com/escapement/escapement/scoring"
+	"github.com/escapement/escapement/training"
 )
 
 // DefaultGateAlpha is the significance of the gate's alert-rate test.
@@ -146,7 +147,7 @@ func Measure(arts []*models.Artifact, sets []EvalSet, cfg scoring.Config) ([]Mea
 		vmDays := float64(windows) * window.Seconds() / 86400
 		for i, s := range scorers {
 			recs[i] = s.Expire(time.Unix(0, math.MaxInt64), recs[i])
-			rep := Evaluate(EvalInput{Scenarios: set.Labels, Incidents: IncidentsFromRecords(recs[i]), Window: window, VMDays: vmDays})
+			rep := training.Evaluate(training.EvalInput{Scenarios: set.Labels, Incidents: training.IncidentsFromRecords(recs[i]), Window: window, VMDays: vmDays})
 			m := &ms[i]
 			m.Detected += rep.Detected
 			m.Attacks += rep.Attacks

@@ -1,4 +1,4 @@
-package training_test
+package gate_test
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
 	"github.com/escapement/escapement/training"
+	"github.com/escapement/escapement/training/gate"
 )
 
 // suiteDir is the committed attack suite (scripts/gen-suite).
-const suiteDir = "../datasets/suite"
+const suiteDir = "../../datasets/suite"
 
 // trainingRows simulates a fleet with attack scenarios of every class and
 // returns its rows split into the benign ones and those inside a scenario
@@ -68,7 +69,7 @@ func fit(t *testing.T, rows []features.Row, seed uint64) *models.Artifact {
 // must refuse it because its recall on the committed suite drops, while a
 // challenger retrained on clean data passes.
 func TestGateRefusesPoisonedChallenger(t *testing.T) {
-	suite, err := training.LoadSuite(suiteDir, features.Names())
+	suite, err := gate.LoadSuite(suiteDir, features.Names())
 	require.NoError(t, err)
 	benign, attack := trainingRows(t)
 	t.Logf("training data: %d benign windows, %d attack windows (%.1f %%)", len(benign), len(attack), 100*float64(len(attack))/float64(len(benign)+len(attack)))
@@ -89,7 +90,7 @@ func TestGateRefusesPoisonedChallenger(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := training.Gate(champion, tt.challenge, suite, training.GateConfig{})
+			r, err := gate.Gate(champion, tt.challenge, suite, gate.GateConfig{})
 			require.NoError(t, err)
 			t.Logf("%s: %s", tt.name, r.Reason)
 			require.Equal(t, tt.pass, r.Pass, r.Reason)
@@ -116,6 +117,6 @@ func TestPoissonAllowed(t *testing.T) {
 		{10, 0.01, 18}, // P(N≥18)=0.0143, P(N≥19)=0.0072
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, training.PoissonAllowed(tt.lambda, tt.alpha), "lambda %v alpha %v", tt.lambda, tt.alpha)
+		require.Equal(t, tt.want, gate.PoissonAllowed(tt.lambda, tt.alpha), "lambda %v alpha %v", tt.lambda, tt.alpha)
 	}
 }

@@ -1,4 +1,4 @@
-package training
+package gate
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"github.com/escapement/escapement/datasets"
 	"github.com/escapement/escapement/datasets/archive"
 	"github.com/escapement/escapement/features"
+	"github.com/escapement/escapement/training"
 )
 
 // EvalSet is a stream of feature rows with its ground truth, one part of
@@ -25,7 +26,7 @@ type EvalSet struct {
 	Window   time.Duration // window length; default 1 s
 	// Labels are the attacks (and placebos, benign) on the set's VMs;
 	// Verdicts adds the analysts' to them.
-	Labels []Scenario
+	Labels []training.Scenario
 	// AlertRate: the set's windows count towards the alert rate of models
 	// of its platform.
 	AlertRate bool
@@ -51,7 +52,7 @@ func LoadDataset(dir string, names []string) (EvalSet, error) {
 	}
 	set := EvalSet{Name: dir, Platform: m.Platform, Window: time.Duration(m.WindowSeconds * float64(time.Second))}
 	for _, l := range ls {
-		set.Labels = append(set.Labels, Scenario(l))
+		set.Labels = append(set.Labels, training.Scenario(l))
 	}
 	path := filepath.Join(dir, datasets.FeaturesFile)
 	set.Read = func(fn func([]features.Row) error) error {
