@@ -3,6 +3,8 @@ package gate
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/escapement/escapement/anomaly"
@@ -102,11 +104,26 @@ func Gate(champion, challenger *models.Artifact, sets []EvalSet, cfg GateConfig)
 	case !recallOK && !alertsOK:
 		r.Reason = fmt.Sprintf("recall dropped: %d/%d < %s; and alert rate over budget: %s", c.Detected, c.Attacks, champ, alerts)
 	case !recallOK:
-		r.Reason = fmt.Sprintf("recall dropped: %d/%d < %s (missed %v)", c.Detected, c.Attacks, champ, c.Missed)
+		r.Reason = fmt.Sprintf("recall dropped: %d/%d < %s (newly missed: %s)", c.Detected, c.Attacks, champ, newlyMissed(c.Missed, r.Champion.Missed, 5))
 	default:
 		r.Reason = "alert rate over budget: " + alerts
 	}
 	return r, nil
+}
+
+// newlyMissed lists up to n attacks missed by the challenger that the
+// champion detected, and how many more there are.
+func newlyMissed(challenger, champion []string, n int) string {
+	var out []string
+	for _, m := range challenger {
+		if !slices.Contains(champion, m) {
+			out = append(out, m)
+		}
+	}
+	if len(out) > n {
+		return fmt.Sprintf("%s and %d more", strings.Join(out[:n], ", "), len(out)-n)
+	}
+	return strings.Join(out, ", ")
 }
 
 // Measure scores every set with each model (one pass over each set's rows)
