@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -42,7 +43,10 @@ func (s *scoreFlags) register(fs *flag.FlagSet) {
 }
 
 func (s *scoreFlags) load() (*models.Artifact, error) {
-	if s.model == "" && s.registry != "" {
+	if s.model != "" && s.registry != "" {
+		return nil, errors.New("give --model or --registry, not both: with --registry the scorer runs the registry's champion")
+	}
+	if s.registry != "" {
 		reg, err := registry.Open(s.registry, nil)
 		if err != nil {
 			return nil, err
