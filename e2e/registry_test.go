@@ -46,7 +46,7 @@ func TestRetrainPromoteHotReload(t *testing.T) {
 	// time is close to now so the stage's idle expiry (wall clock) keeps
 	// every VM's state.
 	simDir := filepath.Join(dir, "sim")
-	_, err := datasets.GenerateSim(ctx, simDir, sim.Config{Seed: 727272, VMs: 10, Duration: 8 * time.Minute,
+	_, err := datasets.GenerateSim(ctx, simDir, sim.Config{Seed: 727272, VMs: 8, Duration: 6 * time.Minute,
 		Start: time.Now().Add(-2 * time.Minute).Truncate(time.Second), Scenarios: 4, Placebos: 1}, datasets.GenerateOptions{}, nil)
 	require.NoError(t, err)
 	var msgs []transport.Message
@@ -176,9 +176,16 @@ func TestRetrainPromoteHotReload(t *testing.T) {
 	require.NotEqual(t, v0, v1)
 	suite, err := gate.LoadSuite("../datasets/suite", names)
 	require.NoError(t, err)
-	res, err := gate.Gate(initial, next, suite, gate.GateConfig{})
+	// The archive is the recent benign data (in place of the suite's benign VMs).
+	benign, err := gate.LoadBenign(archDir, names, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	for i := range suite {
+		suite[i].AlertRate = false
+	}
+	res, err := gate.Gate(initial, next, append(suite, benign), gate.GateConfig{})
 	require.NoError(t, err)
 	t.Logf("gate: pass %v: %s", res.Pass, res.Reason)
+	require.InDelta(t, float64(firstRows)/86400, res.Challenger.VMDays, 1e-9, "the alert rate is measured on the archive")
 	// A model retrained on minutes of data may well be refused: promote it
 	// anyway (recorded as forced) to exercise the switch.
 	require.NoError(t, reg.SetChampion(v0, registry.Entry{Actor: "e2e", Action: registry.ActionPromote, Version: v1,

@@ -258,14 +258,15 @@ func modelPromote(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	from, err := parseTimeFlag("since", *since)
+	if err != nil {
+		return err
+	}
+	to, err := parseTimeFlag("until", *until)
+	if err != nil {
+		return err
+	}
 	if *benign != "" {
-		var from, to time.Time
-		if from, err = parseTimeFlag("since", *since); err != nil {
-			return err
-		}
-		if to, err = parseTimeFlag("until", *until); err != nil {
-			return err
-		}
 		b, err := gate.LoadBenign(*benign, names, from, to)
 		if err != nil {
 			return err
@@ -283,6 +284,7 @@ func modelPromote(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
+		vs = gate.LabelsIn(vs, from, to)
 		sets[len(sets)-1].Labels = append(sets[len(sets)-1].Labels, vs...)
 		fmt.Fprintf(stderr, "%d analyst verdicts from %s label the benign data\n", len(vs), *store)
 	}

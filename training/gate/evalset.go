@@ -115,6 +115,7 @@ func LoadBenign(dir string, names []string, since, until time.Time) (EvalSet, er
 		s.Read = func(fn func([]features.Row) error) error {
 			return read(func(rows []features.Row) error { return fn(inRange(rows, since, until)) })
 		}
+		s.Labels = LabelsIn(s.Labels, since, until)
 		s.AlertRate = true
 		return s, nil
 	}
@@ -133,6 +134,18 @@ func LoadBenign(dir string, names []string, since, until time.Time) (EvalSet, er
 			return fn(rows)
 		})
 	}}, nil
+}
+
+// LabelsIn keeps the labels overlapping [since, until) (zero = open): an
+// attack outside the rows read cannot be detected and must not count.
+func LabelsIn(labels []training.Scenario, since, until time.Time) []training.Scenario {
+	var out []training.Scenario
+	for _, l := range labels {
+		if (since.IsZero() || l.End.After(since)) && (until.IsZero() || l.Start.Before(until)) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func inRange(rows []features.Row, since, until time.Time) []features.Row {

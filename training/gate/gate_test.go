@@ -3,6 +3,7 @@ package gate_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/escapement/escapement/datasets"
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
+	"github.com/escapement/escapement/models/defaultmodel"
+	"github.com/escapement/escapement/scoring"
 	"github.com/escapement/escapement/training"
 	"github.com/escapement/escapement/training/gate"
 )
@@ -119,4 +122,56 @@ func TestPoissonAllowed(t *testing.T) {
 	for _, tt := range tests {
 		require.Equal(t, tt.want, gate.PoissonAllowed(tt.lambda, tt.alpha), "lambda %v alpha %v", tt.lambda, tt.alpha)
 	}
+}
+
+// TestBenignDataAndVerdicts measures the built-in model on a time range of
+// a dataset given as benign data, then with analyst verdicts added: a false
+// positive verdict over a detected attack turns its incident into a false
+// one, a true positive verdict is one more attack to detect.
+func TestBenignDataAndVerdicts(t *testing.T) {
+	model, err := defaultmodel.Load(models.SchemaHash(features.Names()), features.Names())
+	require.NoError(t, err)
+	dir := filepath.Join(suiteDir, "sim")
+	m, err := datasets.ReadManifest(dir)
+	require.NoError(t, err)
+	since, until := m.Start.Add(5*time.Minute), m.Start.Add(10*time.Minute)
+	set, err := gate.LoadBenign(dir, features.Names(), since, until)
+	require.NoError(t, err)
+	require.True(t, set.AlertRate)
+	for _, l := range set.Labels {
+		require.True(t, l.End.After(since) && l.Start.Before(until), "label %s outside the range", l.ID)
+	}
+
+	base, err := gate.Measure([]*models.Artifact{model}, []gate.EvalSet{set}, scoring.Config{})
+	require.NoError(t, err)
+	b := base[0]
+	require.InDelta(t, float64(m.VMs)*300/86400, b.VMDays, 1e-9, "only the windows in range are read")
+	require.Positive(t, b.Detected)
+
+	// The analyst marks the first detected attack a false positive and
+	// confirms an interval on which the model raised nothing.
+	var detected training.Scenario
+	for _, l := range set.Labels {
+		if !l.Placebo && l.Intensity == sim.Flood && l.Start.After(since) && l.End.Before(until) && !slices.Contains(b.Missed, l.Name+"/"+l.Intensity+"@"+l.VMID) {
+			detected = l
+			break
+		}
+	}
+	var labels []training.Scenario
+	for _, l := range set.Labels {
+		if l.ID == detected.ID {
+			l.Placebo, l.Intensity = true, "false_positive"
+		}
+		labels = append(labels, l)
+	}
+	quiet := training.Scenario{ID: "verdict-tp", VMID: "no-such-vm", Start: since, End: since.Add(10 * time.Second), Intensity: "true_positive"}
+	set.Labels = append(labels, quiet)
+	got, err := gate.Measure([]*models.Artifact{model}, []gate.EvalSet{set}, scoring.Config{})
+	require.NoError(t, err)
+	g := got[0]
+	require.Equal(t, b.Attacks, g.Attacks, "one attack fewer, one verdict more")
+	require.Equal(t, b.Detected-1, g.Detected)
+	require.Equal(t, b.FalseAlerts+1, g.FalseAlerts)
+	require.Contains(t, g.Missed, "/true_positive@no-such-vm")
+	require.NotEmpty(t, detected.ID)
 }
