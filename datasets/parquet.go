@@ -86,7 +86,13 @@ func openParquet(path string) (*os.File, *pqarrow.FileReader, error) {
 // eachRecord calls fn with every record of the given row groups (all when
 // nil).
 func eachRecord(fr *pqarrow.FileReader, rowGroups []int, fn func(arrow.Record) error) error {
-	rr, err := fr.GetRecordReader(context.Background(), nil, rowGroups)
+	return eachColumns(fr, nil, rowGroups, fn)
+}
+
+// eachColumns calls fn with every record of the given leaf columns and row
+// groups.
+func eachColumns(fr *pqarrow.FileReader, cols, rowGroups []int, fn func(arrow.Record) error) error {
+	rr, err := fr.GetRecordReader(context.Background(), cols, rowGroups)
 	if err != nil {
 		return fmt.Errorf("datasets: read parquet: %w", err)
 	}
