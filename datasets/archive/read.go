@@ -74,6 +74,11 @@ func ReadWith(dir string, since, until time.Time, opts datasets.ReadOptions, st 
 	if err != nil {
 		return err
 	}
+	return ReadFiles(paths, since, until, opts, st, fn)
+}
+
+// ReadFiles is ReadWith on archive files already listed (by Files).
+func ReadFiles(paths []string, since, until time.Time, opts datasets.ReadOptions, st *datasets.ReadStats, fn func(names []string, rows []features.Row) error) error {
 	opts.Since, opts.Until = 0, 0
 	if !since.IsZero() {
 		opts.Since = since.UnixNano()
