@@ -25,13 +25,13 @@ const (
 // held-out windows, the alert rate to expect, and how far its training data
 // moved from the previous model's.
 type Card struct {
-	ModelVersion string    `json:"model_version"`
-	CreatedAt    time.Time `json:"created_at"`
-	Platform     string    `json:"platform"`
-	Data         CardData  `json:"data"`
-	Rows         CardRows  `json:"rows"`
+	ModelVersion string         `json:"model_version"`
+	CreatedAt    time.Time      `json:"created_at"`
+	Platform     string         `json:"platform"`
+	Data         CardData       `json:"data"`
+	Rows         CardRows       `json:"rows"`
 	Detectors    []CardDetector `json:"detectors"`
-	Ensemble     CardDetector `json:"ensemble"`
+	Ensemble     CardDetector   `json:"ensemble"`
 	// ExpectedIncidentsPerVMDay is the false incident rate the fitted tail
 	// predicts at the threshold (the budget when calibration succeeded).
 	ExpectedIncidentsPerVMDay float64 `json:"expected_incidents_per_vm_day"`

@@ -87,9 +87,9 @@ func TestStreamFitExclusionsAndCard(t *testing.T) {
 	}
 	var calls int
 	cfg := StreamConfig{
-		Train:   TrainConfig{Seed: 9, Trees: 30},
-		Sample:  SampleConfig{MaxFitRows: 3000, MaxHoldoutRows: 3000},
-		Exclude: NewExclusions(spans),
+		Train:    TrainConfig{Seed: 9, Trees: 30},
+		Sample:   SampleConfig{MaxFitRows: 3000, MaxHoldoutRows: 3000},
+		Exclude:  NewExclusions(spans),
 		Progress: func(StreamReport) { calls++ },
 	}
 	prev, err := Fit(benignRows(5, 6, 600), testNames, TrainConfig{Seed: 1, Trees: 20})
