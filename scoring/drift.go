@@ -20,10 +20,13 @@ const (
 )
 
 // driftMonitor keeps the bins of the latest sampled rows and exports the PSI
-// of each feature against the model's training reference as
-// escapement_feature_psi{feature}. A nil monitor does nothing.
+// of each feature against the running model's training reference as
+// escapement_feature_psi{feature}. It follows the model: when the reference
+// passed to observe changes (a hot reload swapped the artifact), the window
+// starts afresh and the old model's gauges are dropped. A nil monitor does
+// nothing.
 type driftMonitor struct {
-	ref    *drift.Reference
+	ref    *drift.Reference // nil: the model has none, nothing is exported
 	window int
 	ring   []uint8 // window × features bin indices, oldest overwritten first
 	pos    int     // next row slot
@@ -35,35 +38,23 @@ type driftMonitor struct {
 	psi    []float64
 }
 
-// newDriftMonitor returns nil when the artifact has no reference (trained
-// before references existed) or window < 0 (disabled).
-func newDriftMonitor(ref *drift.Reference, window int, reg prometheus.Registerer) *driftMonitor {
-	if ref == nil || window < 0 || len(ref.Features) == 0 {
+// newDriftMonitor returns a monitor of window sampled rows (0 =
+// DefaultDriftWindow), or nil when window < 0 (disabled).
+func newDriftMonitor(window int, reg prometheus.Registerer) *driftMonitor {
+	if window < 0 {
 		return nil
 	}
 	if window == 0 {
 		window = DefaultDriftWindow
 	}
-	for _, s := range ref.Shares {
-		if len(s) > 256 {
-			return nil // bin indices are bytes; references have about 10 bins
-		}
-	}
-	m := &driftMonitor{
-		ref: ref, window: window, ring: make([]uint8, window*len(ref.Features)),
-		counts: make([][]float64, len(ref.Features)), psi: make([]float64, len(ref.Features)),
-	}
-	for j := range m.counts {
-		m.counts[j] = make([]float64, len(ref.Shares[j]))
-	}
+	m := &driftMonitor{window: window}
 	m.gauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "escapement_feature_psi",
 		Help: "Population stability index of each feature over the latest sampled scored rows against the model's training data (0.1 moderate, 0.25 major shift).",
 	}, []string{"feature"})
 	if reg != nil {
 		if err := reg.Register(m.gauge); err != nil {
-			// A scorer for a new model in the same process: reuse the
-			// registered gauges, forgetting the old model's values.
+			// Another scorer in the same process: share the gauges.
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
 				panic(err)
@@ -75,9 +66,37 @@ func newDriftMonitor(ref *drift.Reference, window int, reg prometheus.Registerer
 	return m
 }
 
-// observe samples one row's raw values (in the reference's feature order).
-func (m *driftMonitor) observe(x []float64) {
+// use starts a fresh window on ref's bins (nil: export nothing).
+func (m *driftMonitor) use(ref *drift.Reference) {
+	m.gauge.Reset()
+	m.ref, m.pos, m.filled, m.stride, m.since = nil, 0, 0, 0, 0
+	if ref == nil || len(ref.Features) == 0 {
+		return
+	}
+	for _, s := range ref.Shares {
+		if len(s) > 256 {
+			return // bin indices are bytes; references have about 10 bins
+		}
+	}
+	m.ref = ref
+	m.ring = make([]uint8, m.window*len(ref.Features))
+	m.counts = make([][]float64, len(ref.Features))
+	for j := range m.counts {
+		m.counts[j] = make([]float64, len(ref.Shares[j]))
+	}
+	m.psi = make([]float64, len(ref.Features))
+}
+
+// observe samples one row's raw values (in the reference's feature order)
+// scored by a model whose reference is ref.
+func (m *driftMonitor) observe(ref *drift.Reference, x []float64) {
 	if m == nil {
+		return
+	}
+	if ref != m.ref {
+		m.use(ref)
+	}
+	if m.ref == nil {
 		return
 	}
 	if m.stride++; m.stride < driftStride {

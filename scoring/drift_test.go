@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/escapement/escapement/features"
+	"github.com/escapement/escapement/training"
 )
 
 // benign returns n windows from window from on, drawn like the fixture's
@@ -54,24 +55,40 @@ func TestFeaturePSIGauges(t *testing.T) {
 	}
 	require.Equal(t, len(names), testutil.CollectAndCount(reg, "escapement_feature_psi"))
 
-	// A monitor for another model in the same process (hot reload) reuses
-	// the gauges.
-	again := newDriftMonitor(fixture.Drift, 0, reg)
-	require.NotNil(t, again)
-	require.Zero(t, testutil.CollectAndCount(reg, "escapement_feature_psi"), "reset until the new scorer publishes")
+	// The model is swapped in place (hot reload) for one trained on the
+	// shifted traffic: the window starts afresh on the new reference.
+	shifted := benign(23, 8000, 6000, 0, 3)
+	next, err := training.Fit(shifted, names, training.TrainConfig{Seed: 6, Trees: 20})
+	require.NoError(t, err)
+	sc.a = next
+	for _, r := range benign(24, 14000, 4000, 0, 3) {
+		_, err := sc.Score(r)
+		require.NoError(t, err)
+	}
+	require.Same(t, next.Drift, sc.drift.ref)
+	for _, f := range names {
+		require.Less(t, psi(f), 0.1, "traffic like the new model's training data: %s", f)
+	}
 
-	// Artifacts without a reference, or a negative window: no monitor.
+	// A model without a reference exports nothing.
 	old := *fixture
 	old.Drift = nil
-	require.Nil(t, NewScorer(&old, Config{}, nil, prometheus.NewRegistry()).drift)
+	sc.a = &old
+	_, err = sc.Score(benign(25, 20000, 1, 0, 1)[0])
+	require.NoError(t, err)
+	require.Zero(t, testutil.CollectAndCount(reg, "escapement_feature_psi"))
+
+	// A second monitor in the same process shares the gauges; a negative
+	// window disables monitoring.
+	require.NotNil(t, newDriftMonitor(0, reg))
 	require.Nil(t, NewScorer(fixture, Config{DriftWindow: -1}, nil, prometheus.NewRegistry()).drift)
 }
 
 func BenchmarkDriftObserve(b *testing.B) {
 	rows := benign(1, 0, 1024, 0, 1)
-	m := newDriftMonitor(fixture.Drift, 0, nil)
+	m := newDriftMonitor(0, nil)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		m.observe(rows[i%len(rows)].Values)
+		m.observe(fixture.Drift, rows[i%len(rows)].Values)
 	}
 }

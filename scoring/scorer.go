@@ -50,7 +50,7 @@ type Scorer struct {
 
 	z, raw, p []float64 // scratch
 
-	drift *driftMonitor // nil when the artifact has no drift reference
+	drift *driftMonitor // nil when disabled
 }
 
 type vmState struct {
@@ -107,7 +107,7 @@ func NewScorer(a *models.Artifact, cfg Config, logger *slog.Logger, reg promethe
 		vms: map[string]*vmState{},
 		z:   make([]float64, a.Standardizer.Dim()),
 		raw: make([]float64, n), p: make([]float64, n),
-		drift: newDriftMonitor(a.Drift, cfg.DriftWindow, reg),
+		drift: newDriftMonitor(cfg.DriftWindow, reg),
 	}
 	logger.Info("scorer ready", logModel, a.Manifest.ModelVersion, logThresh, th)
 	return s
@@ -156,7 +156,7 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 	e := s.a.Combine(z, s.raw, s.p)
 	s.m.scored.Inc()
 	s.m.ensemble.Observe(e)
-	s.drift.observe(row.Values)
+	s.drift.observe(s.a.Drift, row.Values)
 
 	if e > s.threshold {
 		s.m.anomalous.Inc()
