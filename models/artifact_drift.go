@@ -10,6 +10,17 @@ import (
 	"github.com/escapement/escapement/models/drift"
 )
 
+// Files an artifact directory may hold beside the ones Load requires: the
+// drift reference and the model card (written by training). Whoever copies
+// an artifact (a registry) should copy those present.
+const (
+	CardJSONFile     = "model-card.json"
+	CardMarkdownFile = "model-card.md"
+)
+
+// OptionalFiles lists them.
+func OptionalFiles() []string { return []string{DriftFile, CardJSONFile, CardMarkdownFile} }
+
 // loadDrift reads the optional drift reference of an artifact; a missing
 // file is no reference, not an error.
 func loadDrift(fsys fs.FS, dir string, names []string) (*drift.Reference, error) {

@@ -16,8 +16,8 @@ import (
 
 // Model card file names, written into the artifact directory.
 const (
-	CardJSON     = "model-card.json"
-	CardMarkdown = "model-card.md"
+	CardJSON     = models.CardJSONFile
+	CardMarkdown = models.CardMarkdownFile
 )
 
 // Card describes a trained model for the people who promote it: what it was
