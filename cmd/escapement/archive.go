@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -41,13 +42,30 @@ func cmdArchive(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := ensureTopics(ctx, kcfg, kf.partitions, rt.log); err != nil {
 		return err
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveMetrics(gctx, of.metricsListen, rt) })
+	g.Go(func() error {
+		return runArchiver(gctx, kcfg, archiveOptions{dir: *out, topic: *topic, group: *group, rollRows: *rollRows, rollInterval: *rollInterval}, rt)
+	})
+	return g.Wait()
+}
+
+// archiveOptions are the settings of one archiver group member.
+type archiveOptions struct {
+	dir, topic, group string
+	rollRows          int
+	rollInterval      time.Duration
+}
+
+// runArchiver runs one archive group member until ctx is done.
+func runArchiver(ctx context.Context, kcfg transport.Config, o archiveOptions, rt *runtimeObs) error {
 	prod, err := transport.NewProducer(withClient(kcfg, "archive"), rt.log, rt.reg)
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
 	a, err := archive.New(archive.Config{
-		Dir: *out, RollRows: *rollRows, RollInterval: *rollInterval,
+		Dir: o.dir, RollRows: o.rollRows, RollInterval: o.rollInterval,
 		DeadLetter: deadLetterFunc(prod, "archive"),
 	}, rt.log, rt.reg)
 	if err != nil {
@@ -55,9 +73,8 @@ func cmdArchive(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.Run(gctx) })
-	g.Go(func() error { return serveMetrics(gctx, of.metricsListen, rt) })
 	g.Go(func() error {
-		return runGroup(gctx, kcfg, transport.GroupConfig{GroupID: *group, Topics: []string{*topic}}, a, rt)
+		return runGroup(gctx, withClient(kcfg, "archive"), transport.GroupConfig{GroupID: o.group, Topics: []string{o.topic}}, a, rt)
 	})
 	return g.Wait()
 }
