@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/escapement/escapement/datasets/suite"
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
 	"github.com/escapement/escapement/models/registry"
@@ -200,10 +201,10 @@ func modelPromote(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		"within the alert budget. A refusal is recorded in the history; --force promotes anyway and says so.", stderr)
 	dir := registryFlag(fs)
 	force := fs.Bool("force", false, "promote even when the gate refuses (recorded as forced)")
-	suite := fs.String("suite", "datasets/suite", "attack suite `directory`: dataset directories (features.parquet, labels.json, manifest.json) of labelled attacks")
+	suiteDir := fs.String("suite", "", "attack suite `directory`: dataset directories (features.parquet, labels.json, manifest.json) of labelled attacks; empty uses the suite built into the binary ("+suite.Dir+")")
 	benign := fs.String("benign", "", "recent benign data for the alert rate: an archive (escapement archive) or a dataset `directory`; default: the suite's benign VMs")
-	since := fs.String("since", "", "with --benign: only windows starting at or after this RFC 3339 `time`")
-	until := fs.String("until", "", "with --benign: only windows starting before this RFC 3339 `time`")
+	since := fs.String("since", "", "with --benign: only windows starting at or after this `time` (RFC 3339, or a duration back from now: 24h)")
+	until := fs.String("until", "", "with --benign: only windows starting before this `time` (RFC 3339, or a duration back from now)")
 	store := fs.String("store", "", "anomaly store `file` (SQLite, escapement serve --db): analysts' verdicts; true positives count as attacks, false positives as benign, on the --benign data")
 	budget := fs.Float64("budget", 0, "false incidents per VM-day allowed on benign data (0: the challenger's calibrated budget)")
 	alpha := fs.Float64("alpha", gate.DefaultGateAlpha, "significance of the alert-rate test: refuse when that many false incidents would be this unlikely at the budget")
@@ -254,17 +255,28 @@ func modelPromote(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			champion = nil
 		}
 	}
-	sets, err := gate.LoadSuite(*suite, names)
+	if *suiteDir == "" {
+		tmp, err := os.MkdirTemp("", "escapement-suite-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if *suiteDir, err = suite.Extract(tmp); err != nil {
+			return err
+		}
+	}
+	sets, err := gate.LoadSuite(*suiteDir, names)
 	if err != nil {
 		return err
 	}
-	from, err := parseTimeFlag("since", *since)
+	now := time.Now()
+	from, err := parseWhen(*since, now)
 	if err != nil {
-		return err
+		return fmt.Errorf("--since: %w", err)
 	}
-	to, err := parseTimeFlag("until", *until)
+	to, err := parseWhen(*until, now)
 	if err != nil {
-		return err
+		return fmt.Errorf("--until: %w", err)
 	}
 	if *benign != "" {
 		b, err := gate.LoadBenign(*benign, names, from, to)
@@ -317,17 +329,6 @@ func modelPromote(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "champion is now %s (was %s)\n", version, orNone(cur))
 	return nil
-}
-
-func parseTimeFlag(name, v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return t, fmt.Errorf("--%s %q: want RFC 3339, e.g. 2026-11-27T00:00:00Z", name, v)
-	}
-	return t, nil
 }
 
 func printGate(w io.Writer, r gate.GateResult) {

@@ -117,6 +117,11 @@ func (r *Registry) Add(src, wantHash string, wantNames []string) (models.Manifes
 	for _, d := range m.Detectors {
 		files = append(files, d.File)
 	}
+	for _, f := range models.OptionalFiles() { // drift reference, model card
+		if _, err := os.Stat(filepath.Join(src, f)); err == nil {
+			files = append(files, f)
+		}
+	}
 	for _, f := range files {
 		if err := copyFile(filepath.Join(src, f), filepath.Join(tmp, f)); err != nil {
 			return m, fmt.Errorf("registry: copy %s: %w", src, err)

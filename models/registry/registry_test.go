@@ -53,6 +53,7 @@ func TestPromoteRollbackHistory(t *testing.T) {
 		require.Equal(t, v, m.ModelVersion)
 		_, err = reg.Add(dir, "", nil) // idempotent
 		require.NoError(t, err)
+		require.FileExists(t, filepath.Join(reg.Path(v), models.DriftFile), "optional files are copied too")
 		vs = append(vs, v)
 	}
 	a, b, c := vs[0], vs[1], vs[2]
