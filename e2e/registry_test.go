@@ -156,19 +156,13 @@ func TestRetrainPromoteHotReload(t *testing.T) {
 	}
 	waitFor(t, 60*time.Second, "the first half scored", func() bool { return modelWindows(t, metrics, v0) == float64(firstRows) })
 
-	// Retrain from the archive, measure against the champion, promote.
-	var rows []features.Row
-	require.NoError(t, archive.Read(archDir, time.Time{}, time.Time{}, func(got []string, rs []features.Row) error {
-		require.Equal(t, names, got)
-		for _, r := range rs {
-			r.Values = append([]float64(nil), r.Values...)
-			r.NGrams = nil
-			rows = append(rows, r)
-		}
-		return nil
-	}))
-	next, err := training.Fit(rows, names, training.TrainConfig{Seed: 7, Trees: 50})
+	// Retrain from the archive, streaming, as `escapement train --data
+	// ARCHIVE` does; measure against the champion; promote.
+	next, rep, err := training.StreamFit(func(fn func([]string, []features.Row) error) error {
+		return archive.Read(archDir, time.Time{}, time.Time{}, fn)
+	}, names, training.StreamConfig{Train: training.TrainConfig{Seed: 7, Trees: 50}})
 	require.NoError(t, err)
+	require.Equal(t, int64(firstRows), rep.Read, "the retrain reads every archived window once")
 	require.NoError(t, next.Save(filepath.Join(dir, "retrained")))
 	m, err := reg.Add(filepath.Join(dir, "retrained"), hash, names)
 	require.NoError(t, err)
