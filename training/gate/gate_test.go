@@ -23,9 +23,10 @@ import (
 const suiteDir = "../../datasets/suite"
 
 // trainingRows simulates a fleet with attack scenarios of every class and
-// returns its rows split into the benign ones and those inside a scenario
-// (three windows of slack after its end, as escapement train excludes them).
-func trainingRows(t *testing.T) (benign, attack []features.Row) {
+// returns its rows split into the benign ones and those inside a flood or a
+// stealthy scenario (three windows of slack after its end, as escapement
+// train excludes them).
+func trainingRows(t *testing.T) (benign, flood, stealthy []features.Row) {
 	t.Helper()
 	dir := t.TempDir()
 	_, err := datasets.GenerateSim(context.Background(), dir, sim.Config{Seed: 313131, VMs: 16, Duration: 30 * time.Minute,
@@ -34,28 +35,32 @@ func trainingRows(t *testing.T) (benign, attack []features.Row) {
 	labels, err := datasets.ReadLabels(dir)
 	require.NoError(t, err)
 	slack := int64(training.DetectionWindows) * int64(time.Second)
-	inside := func(r features.Row) bool {
+	inside := func(r features.Row) string {
 		for _, l := range labels {
 			if !l.Placebo && l.VMID == r.VMID && r.End > l.Start.UnixNano() && r.Start < l.End.UnixNano()+slack {
-				return true
+				return l.Intensity
 			}
 		}
-		return false
+		return ""
 	}
 	err = datasets.ReadFeatures(filepath.Join(dir, datasets.FeaturesFile), func(_ []string, rows []features.Row) error {
 		for _, r := range rows {
 			r.NGrams = nil
-			if inside(r) {
-				attack = append(attack, r)
-			} else {
+			switch inside(r) {
+			case sim.Flood:
+				flood = append(flood, r)
+			case sim.Stealthy:
+				stealthy = append(stealthy, r)
+			default:
 				benign = append(benign, r)
 			}
 		}
 		return nil
 	})
 	require.NoError(t, err)
-	require.NotEmpty(t, attack)
-	return benign, attack
+	require.NotEmpty(t, flood)
+	require.NotEmpty(t, stealthy)
+	return benign, flood, stealthy
 }
 
 func fit(t *testing.T, rows []features.Row, seed uint64) *models.Artifact {
@@ -74,7 +79,8 @@ func fit(t *testing.T, rows []features.Row, seed uint64) *models.Artifact {
 func TestGateRefusesPoisonedChallenger(t *testing.T) {
 	suite, err := gate.LoadSuite(suiteDir, features.Names())
 	require.NoError(t, err)
-	benign, attack := trainingRows(t)
+	benign, flood, stealthy := trainingRows(t)
+	attack := append(slices.Clone(flood), stealthy...)
 	t.Logf("training data: %d benign windows, %d attack windows (%.1f %%)", len(benign), len(attack), 100*float64(len(attack))/float64(len(benign)+len(attack)))
 
 	champion := fit(t, benign, 3)
