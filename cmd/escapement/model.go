@@ -201,6 +201,7 @@ func modelPromote(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		"within the alert budget. A refusal is recorded in the history; --force promotes anyway and says so.", stderr)
 	dir := registryFlag(fs)
 	force := fs.Bool("force", false, "promote even when the gate refuses (recorded as forced)")
+	dryRun := fs.Bool("dry-run", false, "run the gate and print its decision; change nothing (exit status 0 pass, 1 refused)")
 	suiteDir := fs.String("suite", "", "attack suite `directory`: dataset directories (features.parquet, labels.json, manifest.json) of labelled attacks; empty uses the suite built into the binary ("+suite.Dir+")")
 	benign := fs.String("benign", "", "recent benign data for the alert rate: an archive (escapement archive) or a dataset `directory`; default: the suite's benign VMs")
 	since := fs.String("since", "", "with --benign: only windows starting at or after this `time` (RFC 3339, or a duration back from now: 24h)")
@@ -223,20 +224,29 @@ func modelPromote(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	names, hash := features.Names(), models.SchemaHash(features.Names())
 	version := pos[0]
+	var challenger *models.Artifact
 	if st, err := os.Stat(version); err == nil && st.IsDir() {
-		m, err := reg.Add(version, hash, names)
+		if *dryRun {
+			challenger, err = models.Load(version, hash, names)
+		} else {
+			var m models.Manifest
+			if m, err = reg.Add(version, hash, names); err == nil {
+				challenger, err = reg.Load(m.ModelVersion, hash, names)
+			}
+		}
 		if err != nil {
 			return err
 		}
-		version = m.ModelVersion
-	} else if !reg.Has(version) {
-		_, err := reg.Load(version, hash, names) // the registry's error names what is stored
-		return fmt.Errorf("%w (or %s is not an artifact directory)", err, pos[0])
+	} else {
+		if !reg.Has(version) {
+			_, err := reg.Load(version, hash, names) // the registry's error names what is stored
+			return fmt.Errorf("%w (or %s is not an artifact directory)", err, pos[0])
+		}
+		if challenger, err = reg.Load(version, hash, names); err != nil {
+			return err
+		}
 	}
-	challenger, err := reg.Load(version, hash, names)
-	if err != nil {
-		return err
-	}
+	version = challenger.Manifest.ModelVersion
 	cur, err := reg.Champion()
 	if errors.Is(err, registry.ErrNoChampion) {
 		cur, err = "", nil
@@ -306,6 +316,12 @@ func modelPromote(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	printGate(stdout, res)
+	if *dryRun {
+		if !res.Pass {
+			return fmt.Errorf("dry run: challenger %s would be refused: %s", version, res.Reason)
+		}
+		return nil
+	}
 	e := registry.Entry{Actor: *actor, Version: version, Reason: res.Reason, Metrics: res.Challenger.Metrics()}
 	if res.Champion != nil {
 		e.ChampionMetrics = res.Champion.Metrics()

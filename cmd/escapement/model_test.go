@@ -56,6 +56,7 @@ func TestModelCommands(t *testing.T) {
 	}{
 		{[]string{"rollback"}, "no previous champion", ""},
 		{[]string{"promote", filepath.Join(dir, "good")}, "", "champion is now " + gv}, // the built-in suite
+		{[]string{"promote", filepath.Join(dir, "bad"), "--dry-run", "--suite", suite}, "would be refused: recall dropped", "REFUSED"},
 		{[]string{"promote", filepath.Join(dir, "bad"), "--suite", suite, "--actor", "ml-eng"}, "refused: recall dropped", "REFUSED"},
 		{[]string{"promote", "0123456789abcdef", "--suite", suite}, "unknown model version", ""},
 		{[]string{"promote", bv, "--force", "--suite", suite, "--reason", "test"}, "", "champion is now " + bv},
