@@ -17,6 +17,7 @@ import (
 	"github.com/escapement/escapement/collectors/sim"
 	"github.com/escapement/escapement/datasets"
 	"github.com/escapement/escapement/features"
+	"github.com/escapement/escapement/models"
 	"github.com/escapement/escapement/scoring"
 	"github.com/escapement/escapement/training"
 )
@@ -87,6 +88,40 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	ev, err := evaluate(ctx, model, sc, dirs, stderr)
+	if err != nil {
+		return err
+	}
+	rep := ev.rep
+	if *htmlOut != "" {
+		if err := writeEvalHTML(*htmlOut, rep, ev.series, ev.incidents, ev.labels, *reportVMs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", *htmlOut)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.print(stdout)
+	if *perDetector {
+		printDetectors(stdout, rep.Detectors, rep.VMDays)
+	}
+	return nil
+}
+
+// evaluation is what evaluate measured, with what the report draws from.
+type evaluation struct {
+	rep       evalReport
+	series    []*vmSeries
+	incidents []training.Incident // the scorer's
+	labels    []datasets.Label    // placebos included
+	gap       int                 // the scorer's GapWindows
+}
+
+// evaluate scores the datasets in dirs with model and measures the result.
+func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs []string, stderr io.Writer) (evaluation, error) {
 	rep := evalReport{Datasets: dirs, Model: model.Manifest.ModelVersion, ByClass: map[string]*classRP{}, Scenarios: []scenarioSummary{}}
 	var all training.Report
 	var scores []float64
@@ -99,18 +134,18 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	window := time.Second
 	for _, dir := range dirs {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return evaluation{}, ctx.Err()
 		}
 		m, err := datasets.ReadManifest(dir)
 		if err != nil {
-			return err
+			return evaluation{}, err
 		}
 		if m.WindowSeconds > 0 {
 			window = time.Duration(m.WindowSeconds * float64(time.Second))
 		}
 		ls, err := datasets.ReadLabels(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+			return evaluation{}, err
 		}
 		byVM := map[string][]datasets.Label{}
 		labelsOf = append(labelsOf, ls...)
@@ -157,7 +192,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("read %s: %w", dir, err)
+			return evaluation{}, fmt.Errorf("read %s: %w", dir, err)
 		}
 		recs = scorer.Expire(time.Unix(0, math.MaxInt64), recs)
 		incidents = append(incidents, training.IncidentsFromRecords(recs)...)
@@ -217,22 +252,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			cell[0]++
 		}
 	}
-	if *htmlOut != "" {
-		if err := writeEvalHTML(*htmlOut, rep, series, incidents, labelsOf, *reportVMs); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "wrote %s\n", *htmlOut)
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.print(stdout)
-	if *perDetector {
-		printDetectors(stdout, rep.Detectors, rep.VMDays)
-	}
-	return nil
+	return evaluation{rep: rep, series: series, incidents: incidents, labels: labelsOf, gap: gap}, nil
 }
 
 // insideScenario reports whether row r overlaps one of the labelled
