@@ -53,5 +53,5 @@ func TestFoldIncidents(t *testing.T) {
 	ws := []AlertWindow{{0, s, true}, {0, s, false}, {s, 2 * s, false}, {2 * s, 3 * s, false}}
 	got := FoldIncidents("vm", ws, 1)
 	require.Len(t, got, 1)
-	require.Equal(t, int64(s), got[0].LastSeen.UnixNano())
+	require.Equal(t, s, got[0].LastSeen.UnixNano())
 }
