@@ -131,6 +131,7 @@ func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs [
 	var series []*vmSeries
 	var labelsOf []datasets.Label // every label, placebos included, for the report
 	rawAll := make([][]float64, len(model.Detectors))
+	seen := map[string]string{} // VM → dataset
 	window := time.Second
 	for _, dir := range dirs {
 		if ctx.Err() != nil {
@@ -177,6 +178,10 @@ func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs [
 				labels = append(labels, in)
 				vs := vms[r.VMID]
 				if vs == nil {
+					if prev, ok := seen[r.VMID]; ok {
+						return fmt.Errorf("VM %s is in both %s and %s: scenarios and incidents are matched by VM, so evaluate datasets of different simulator seeds (or fleets) together", r.VMID, prev, dir)
+					}
+					seen[r.VMID] = dir
 					vs = &vmSeries{dataset: dir, vm: r.VMID, raw: make([][]float64, len(raw))}
 					vms[r.VMID] = vs
 					series = append(series, vs)

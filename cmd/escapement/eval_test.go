@@ -86,6 +86,11 @@ func TestEvalPerDetectorAndReport(t *testing.T) {
 	require.Equal(t, 4, strings.Count(string(html), `data-chart="timeline"`))
 	require.Contains(t, string(html), "2 more VMs not shown")
 
+	// The same fleet twice would match one dataset's incidents to the
+	// other's scenarios: refused.
+	_, err = evaluate(ctx, model, sc, []string{dir, dir}, io.Discard)
+	require.ErrorContains(t, err, "is in both")
+
 	out.Reset()
 	require.NoError(t, cmdEval(ctx, []string{"--data", dir, "--per-detector"}, &out, io.Discard))
 	for _, want := range []string{"DETECTOR", "iforest", "zmax", "ensemble", "detection rate at 1% false positives"} {
