@@ -119,7 +119,7 @@ func timelineChart(t Timeline, top float64) string {
 		}
 		x0, x1 := px(s.From.UnixNano()), px(s.To.UnixNano())
 		fmt.Fprintf(&b, `<rect class="%s" x="%.1f" y="6" width="%.1f" height="%g"><title>%s</title></rect>`,
-			cls, x0, max(x1-x0, 1.5), ph, html.EscapeString(s.Label))
+			cls, x0, max(x1-x0, 3), ph, html.EscapeString(s.Label))
 	}
 	// Bucket the samples to the chart width, keeping each bucket's maximum.
 	n := len(t.Scores)
