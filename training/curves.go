@@ -99,7 +99,7 @@ func (r Ranking) ROC(maxPoints int) []CurvePoint {
 	for i := range r.TP {
 		pts = append(pts, CurvePoint{X: float64(r.FP[i]) / float64(r.Neg), Y: float64(r.TP[i]) / float64(r.Pos), Threshold: r.Thresholds[i]})
 	}
-	return thin(pts, maxPoints)
+	return thin(pts, maxPoints, true)
 }
 
 // PR returns the precision–recall curve, one point per distinct threshold,
@@ -112,10 +112,10 @@ func (r Ranking) PR(maxPoints int) []CurvePoint {
 	for i := range r.TP {
 		pts = append(pts, CurvePoint{X: float64(r.TP[i]) / float64(r.Pos), Y: float64(r.TP[i]) / float64(r.TP[i]+r.FP[i]), Threshold: r.Thresholds[i]})
 	}
-	return thin(pts, maxPoints)
+	return thin(pts, maxPoints, false)
 }
 
-func thin(pts []CurvePoint, maxPoints int) []CurvePoint {
+func thin(pts []CurvePoint, maxPoints int, logX bool) []CurvePoint {
 	if maxPoints <= 0 || len(pts) <= maxPoints {
 		return pts
 	}
@@ -123,7 +123,7 @@ func thin(pts []CurvePoint, maxPoints int) []CurvePoint {
 	out := []CurvePoint{pts[0]}
 	for _, p := range pts[1 : len(pts)-1] {
 		last := out[len(out)-1]
-		if math.Abs(p.X-last.X) >= step || math.Abs(p.Y-last.Y) >= step {
+		if math.Abs(p.X-last.X) >= step || math.Abs(p.Y-last.Y) >= step || (logX && p.X > 0 && p.X >= 1.05*last.X) {
 			out = append(out, p)
 		}
 	}

@@ -9,6 +9,7 @@
 // Everything on it comes from the Page the caller fills; Write only lays it
 // out, escaping every caller-supplied string.
 //
-// Each chart carries a data-chart attribute ("roc", "pr", "timeline") and
+// Each chart carries a data-chart attribute ("roc", "roc-log", "pr",
+// "timeline") and
 // each curve a data-detector attribute, so tests and scripts can find them.
 package report

@@ -68,9 +68,11 @@ func TestWriteStructure(t *testing.T) {
 	count := func(s string) int { return strings.Count(page, s) }
 	require.Equal(t, 1, count(`data-chart="roc"`))
 	require.Equal(t, 1, count(`data-chart="pr"`))
+	require.Equal(t, 1, count(`data-chart="roc-log"`))
+	require.Equal(t, 2, count(`class="fpr-mark"`))
 	require.Equal(t, 3, count(`data-chart="timeline"`))
 	for _, d := range []string{"iforest", "zmax", "ensemble"} {
-		require.Equal(t, 2, count(`<polyline class="series" data-detector="`+d+`"`), "a ROC and a PR curve for %s", d)
+		require.Equal(t, 3, count(`<polyline class="series" data-detector="`+d+`"`), "two ROC and a PR curve for %s", d)
 		require.Contains(t, page, `<tr data-detector="`+d+`"`)
 	}
 	require.Equal(t, 3, count(`<polyline class="score"`))
@@ -166,14 +168,14 @@ func TestPageInHeadlessChromium(t *testing.T) {
 		require.NoError(t, err, js)
 		return n
 	}
-	require.Equal(t, 5, eval(`document.querySelectorAll("svg[data-chart]").length`))
-	require.Equal(t, 6, eval(`document.querySelectorAll("polyline.series").length`))
+	require.Equal(t, 6, eval(`document.querySelectorAll("svg[data-chart]").length`))
+	require.Equal(t, 9, eval(`document.querySelectorAll("polyline.series").length`))
 	// Laid out: every chart has a size on the page.
-	require.Equal(t, 5, eval(`[...document.querySelectorAll("svg[data-chart]")].filter(s => s.getBoundingClientRect().width > 300).length`))
+	require.Equal(t, 6, eval(`[...document.querySelectorAll("svg[data-chart]")].filter(s => s.getBoundingClientRect().width > 300).length`))
 
 	// The legend hides a detector's curves; the filter hides VMs.
 	require.NoError(t, chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#legend span[data-detector="zmax"]`))))
-	require.Equal(t, 2, eval(`[...document.querySelectorAll('polyline.series[data-detector="zmax"]')].filter(p => getComputedStyle(p).display === "none").length`))
+	require.Equal(t, 3, eval(`[...document.querySelectorAll('polyline.series[data-detector="zmax"]')].filter(p => getComputedStyle(p).display === "none").length`), "both ROC charts and the PR chart")
 	require.NoError(t, chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS(`#filter`), "placebo")))
 	require.Equal(t, 1, eval(`[...document.querySelectorAll("#timelines .vm")].filter(v => v.style.display !== "none").length`))
 	// The hostile label is text, not markup.

@@ -30,30 +30,59 @@ func colour(i int, name string) string {
 	return palette[i%len(palette)]
 }
 
-// curveChart draws one curve per detector in the unit square. kind is "roc"
-// or "pr".
+// logDecades is how many decades of false-positive rate the log ROC chart
+// spans (down to 1e-logDecades; lower rates, zero included, sit on its left
+// edge).
+const logDecades = 5
+
+// curveChart draws one curve per detector in the unit square. kind is "roc",
+// "roc-log" (the false-positive rate on a log axis, where alerting
+// thresholds sit) or "pr".
 func curveChart(kind string, ds []Detector) string {
 	var b strings.Builder
 	xl, yl := "false-positive rate (per window)", "detection rate (per window)"
-	if kind == "pr" {
+	switch kind {
+	case "pr":
 		xl, yl = "recall", "precision"
+	case "roc-log":
+		xl = "false-positive rate (per window, log)"
 	}
 	pw, ph := float64(curveW-curveMargin-10), float64(curveH-curveMargin-10)
 	px := func(x float64) float64 { return curveMargin + x*pw }
+	if kind == "roc-log" {
+		px = func(x float64) float64 {
+			return curveMargin + pw*(1+max(math.Log10(max(x, 1e-300)), -logDecades)/logDecades)
+		}
+	}
 	py := func(y float64) float64 { return 10 + (1-y)*ph }
 	fmt.Fprintf(&b, `<svg class="curve" data-chart="%s" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s curve">`,
 		kind, curveW, curveH, curveW, curveH, strings.ToUpper(kind))
 	fmt.Fprintf(&b, `<rect class="frame" x="%g" y="10" width="%g" height="%g"/>`, px(0), pw, ph)
 	for _, t := range []float64{0, 0.25, 0.5, 0.75, 1} {
-		fmt.Fprintf(&b, `<line class="grid" x1="%g" y1="%g" x2="%g" y2="%g"/>`, px(t), py(0), px(t), py(1))
 		fmt.Fprintf(&b, `<line class="grid" x1="%g" y1="%g" x2="%g" y2="%g"/>`, px(0), py(t), px(1), py(t))
-		fmt.Fprintf(&b, `<text class="tick" x="%g" y="%g" text-anchor="middle">%g</text>`, px(t), py(0)+14, t)
 		fmt.Fprintf(&b, `<text class="tick" x="%g" y="%g" text-anchor="end">%g</text>`, px(0)-4, py(t)+4, t)
 	}
-	if kind == "roc" {
-		fmt.Fprintf(&b, `<line class="chance" x1="%g" y1="%g" x2="%g" y2="%g"/>`, px(0), py(0), px(1), py(1))
+	xticks := []float64{0, 0.25, 0.5, 0.75, 1}
+	if kind == "roc-log" {
+		xticks = xticks[:0]
+		for e := -logDecades; e <= 0; e++ {
+			xticks = append(xticks, math.Pow(10, float64(e)))
+		}
 	}
-	fmt.Fprintf(&b, `<text class="axis" x="%g" y="%d" text-anchor="middle">%s</text>`, px(0.5), curveH-4, xl)
+	for _, t := range xticks {
+		fmt.Fprintf(&b, `<line class="grid" x1="%g" y1="%g" x2="%g" y2="%g"/>`, px(t), py(0), px(t), py(1))
+		fmt.Fprintf(&b, `<text class="tick" x="%g" y="%g" text-anchor="middle">%g</text>`, px(t), py(0)+14, t)
+	}
+	switch kind {
+	case "roc":
+		fmt.Fprintf(&b, `<line class="chance" x1="%g" y1="%g" x2="%g" y2="%g"/>`, px(0), py(0), px(1), py(1))
+	case "roc-log":
+		for _, f := range []float64{0.01, 0.001} {
+			fmt.Fprintf(&b, `<line class="fpr-mark" x1="%g" y1="%g" x2="%g" y2="%g"><title>%g %% false positives</title></line>`,
+				px(f), py(0), px(f), py(1), 100*f)
+		}
+	}
+	fmt.Fprintf(&b, `<text class="axis" x="%g" y="%d" text-anchor="middle">%s</text>`, curveMargin+pw/2, curveH-4, xl)
 	fmt.Fprintf(&b, `<text class="axis" transform="translate(12 %g) rotate(-90)" text-anchor="middle">%s</text>`, py(0.5), yl)
 	for i, d := range ds {
 		pts := d.ROC
@@ -63,7 +92,7 @@ func curveChart(kind string, ds []Detector) string {
 		if len(pts) == 0 {
 			continue
 		}
-		if kind == "roc" { // the curve starts at the origin, above every score
+		if kind == "roc" { // the curve starts at the origin, above every score (off the log chart)
 			pts = append([]Point{{0, 0}}, pts...)
 		}
 		fmt.Fprintf(&b, `<polyline class="series" data-detector="%s" stroke="%s" points="`, html.EscapeString(d.Name), colour(i, d.Name))

@@ -15,9 +15,9 @@ var pageTemplate string
 // view is what the template renders: the page and its pre-drawn charts.
 type view struct {
 	Page
-	ROC, PR   template.HTML
-	Timelines []timelineView
-	FPRs      []float64
+	ROC, ROCLog, PR template.HTML
+	Timelines       []timelineView
+	FPRs            []float64
 }
 
 type timelineView struct {
@@ -44,7 +44,8 @@ func Write(w io.Writer, p Page) error {
 	if err != nil {
 		return fmt.Errorf("report: template: %w", err)
 	}
-	v := view{Page: p, ROC: template.HTML(curveChart("roc", p.Detectors)), PR: template.HTML(curveChart("pr", p.Detectors))}
+	v := view{Page: p, ROC: template.HTML(curveChart("roc", p.Detectors)),
+		ROCLog: template.HTML(curveChart("roc-log", p.Detectors)), PR: template.HTML(curveChart("pr", p.Detectors))}
 	for _, d := range p.Detectors {
 		if len(d.AtFPR) > len(v.FPRs) {
 			v.FPRs = v.FPRs[:0]
