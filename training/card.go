@@ -67,12 +67,12 @@ type CardRows struct {
 
 // CardDetector is one detector's (or the ensemble's) calibration.
 type CardDetector struct {
-	Name          string             `json:"name"`
-	Method        string             `json:"method"` // empirical or gpd
-	Threshold     float64            `json:"threshold"`
-	Tail          models.GPD         `json:"tail"`
-	ExtremalIndex float64            `json:"extremal_index"`
-	HeldOutWindow int                `json:"held_out_windows"`
+	Name          string     `json:"name"`
+	Method        string     `json:"method"` // empirical or gpd
+	Threshold     float64    `json:"threshold"`
+	Tail          models.GPD `json:"tail"`
+	ExtremalIndex float64    `json:"extremal_index"`
+	HeldOutWindow int        `json:"held_out_windows"`
 	// Quantiles are p50, p90, p99 and max, read off the calibration's
 	// 257-point quantile table (finer ones it cannot resolve).
 	Quantiles map[string]float64 `json:"held_out_quantiles"`
