@@ -67,13 +67,15 @@ type CardRows struct {
 
 // CardDetector is one detector's (or the ensemble's) calibration.
 type CardDetector struct {
-	Name          string             `json:"name"`
-	Method        string             `json:"method"` // empirical or gpd
-	Threshold     float64            `json:"threshold"`
-	Tail          models.GPD         `json:"tail"`
-	ExtremalIndex float64            `json:"extremal_index"`
-	HeldOutWindow int                `json:"held_out_windows"`
-	Quantiles     map[string]float64 `json:"held_out_quantiles"` // p50 … max
+	Name          string     `json:"name"`
+	Method        string     `json:"method"` // empirical or gpd
+	Threshold     float64    `json:"threshold"`
+	Tail          models.GPD `json:"tail"`
+	ExtremalIndex float64    `json:"extremal_index"`
+	HeldOutWindow int        `json:"held_out_windows"`
+	// Quantiles are p50, p90, p99 and max, read off the calibration's
+	// 257-point quantile table (finer ones it cannot resolve).
+	Quantiles map[string]float64 `json:"held_out_quantiles"`
 }
 
 // CardDrift is the PSI of every feature of the new training sample on the
@@ -156,7 +158,7 @@ func cardDetector(name string, cal *models.Calibration) CardDetector {
 		for _, p := range []struct {
 			k string
 			v float64
-		}{{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p99.9", 0.999}, {"max", 1}} {
+		}{{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"max", 1}} {
 			d.Quantiles[p.k] = at(p.v)
 		}
 	}
@@ -204,11 +206,11 @@ func (c *Card) Markdown() string {
 		f("| held out for calibration | %d |\n", c.Rows.HeldOut)
 	}
 	f("\n%d VMs, %d of them held out (split by %s).\n\n", c.Rows.VMs, c.Rows.HeldOutVMs, c.Rows.HoldoutBy)
-	f("## Detectors (held-out scores)\n\n| detector | method | threshold | tail u / ξ / σ (n) | extremal index | windows | p50 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	f("## Detectors (held-out scores)\n\n| detector | method | threshold | tail u / ξ / σ (n) | extremal index | windows | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, d := range append(slices.Clip(c.Detectors), c.Ensemble) {
 		f("| %s | %s | %.4g | %.4g / %.3f / %.4g (%d) | %.3f | %d | %.4g | %.4g | %.4g | %.4g |\n", d.Name, d.Method, d.Threshold,
 			d.Tail.U, d.Tail.Xi, d.Tail.Sigma, d.Tail.N, d.ExtremalIndex, d.HeldOutWindow,
-			d.Quantiles["p50"], d.Quantiles["p99"], d.Quantiles["p99.9"], d.Quantiles["max"])
+			d.Quantiles["p50"], d.Quantiles["p90"], d.Quantiles["p99"], d.Quantiles["max"])
 	}
 	f("\n## Alert rate\n\nBudget %.3g false incidents per VM-day; the fitted tail predicts %.3g at the threshold (%.3g of benign windows above it).\n\n",
 		c.BudgetPerVMDay, c.ExpectedIncidentsPerVMDay, c.WindowAlertRate)

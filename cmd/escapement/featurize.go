@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"time"
@@ -39,12 +40,16 @@ func cmdFeaturize(ctx context.Context, args []string, _, stderr io.Writer) error
 	group := fs.String("group", "escapement-featurize", "consumer `group` the featurizers share")
 	archiveDir := fs.String("archive", "", "also archive the feature rows as Parquet under this `dir` (docs/archive.md): an archiver group member in this process")
 	archiveGroup := fs.String("archive-group", "escapement-archive", "consumer `group` of the --archive archiver")
+	archiveEvents := fs.String("archive-events", "", "also archive the raw events under this `dir` (another group member, group <archive-group>-events)")
 	archiveRoll := fs.Duration("archive-roll-interval", archive.DefaultRollInterval, "with --archive: rename open files into place (and commit their rows) this long after the first was opened")
 	of.register(fs, true)
 	kf.register(fs, "Kafka bootstrap `brokers`, host:port[,host:port] (required)")
 	ff.register(fs)
 	if err := parseFlags(fs, cfgFile, args); err != nil {
 		return err
+	}
+	if *archiveEvents != "" && *archiveEvents == *archiveDir {
+		return errors.New("--archive-events needs a directory of its own: one directory holds one kind of record")
 	}
 	rt, err := of.start("featurize", stderr)
 	if err != nil {
@@ -58,7 +63,7 @@ func cmdFeaturize(ctx context.Context, args []string, _, stderr io.Writer) error
 	if err := ensureTopics(ctx, kcfg, kf.partitions, rt.log); err != nil {
 		return err
 	}
-	if *archiveDir == "" {
+	if *archiveDir == "" && *archiveEvents == "" {
 		return runFeaturizer(ctx, kcfg, *group, ff.config(), rt)
 	}
 	// The archiver is a second consumer group reading the features topic
@@ -67,10 +72,18 @@ func cmdFeaturize(ctx context.Context, args []string, _, stderr io.Writer) error
 	// still inside the featurizer do not have yet.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runFeaturizer(gctx, kcfg, *group, ff.config(), rt) })
-	g.Go(func() error {
-		return runArchiver(gctx, kcfg, archiveOptions{dir: *archiveDir, topic: features.Topic, group: *archiveGroup,
-			rollRows: archive.DefaultRollRows, rollInterval: *archiveRoll}, rt)
-	})
+	if *archiveDir != "" {
+		g.Go(func() error {
+			return runArchiver(gctx, kcfg, archiveOptions{dir: *archiveDir, topic: features.Topic, group: *archiveGroup,
+				rollRows: archive.DefaultRollRows, rollInterval: *archiveRoll}, rt)
+		})
+	}
+	if *archiveEvents != "" {
+		g.Go(func() error {
+			return runArchiver(gctx, kcfg, archiveOptions{dir: *archiveEvents, topic: events.Topic, group: *archiveGroup + "-events",
+				rollRows: archive.DefaultRollRows, rollInterval: *archiveRoll, events: true}, rt)
+		})
+	}
 	return g.Wait()
 }
 

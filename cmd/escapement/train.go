@@ -92,6 +92,11 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := a.Save(*out); err != nil {
 		return err
 	}
+	if !*defModel {
+		if err := writeDatasetCard(a, rows, info, strings.Join(dirs, ","), af.previous, *out, stderr); err != nil {
+			return err
+		}
+	}
 	al := a.Manifest.Calibration.Alert
 	fmt.Fprintf(stdout, "wrote model %s to %s in %s: %d windows, threshold %.3f (%s tail) for %.2g false incidents per VM-day, calibrated on %.1f held-out VM-days\n",
 		a.Manifest.ModelVersion, *out, time.Since(began).Round(time.Second), len(rows), al.Threshold, al.Method, al.Budget, al.VMDays)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -221,4 +222,34 @@ func (b *progressBar) update(r training.StreamReport, final bool) {
 	if final {
 		fmt.Fprintln(b.w)
 	}
+}
+
+// writeDatasetCard writes the model card of a model fitted in dataset mode:
+// every benign row was fitted or held out, and the drift against the
+// previous model is over all of them.
+func writeDatasetCard(a *models.Artifact, rows []features.Row, info trainInfo, src, previous, out string, stderr io.Writer) error {
+	tr := a.Manifest.Training
+	rep := &training.StreamReport{
+		Read:     int64(len(rows) + info.excluded),
+		Excluded: map[string]int64{},
+		Sample: training.SampleStats{Seen: int64(len(rows)), SeenFit: int64(tr.Rows), SeenHoldout: int64(tr.HoldoutRows),
+			KeptFit: tr.Rows, KeptHoldout: tr.HoldoutRows},
+		From: tr.From, To: tr.To, HoldoutBy: tr.HoldoutBy,
+	}
+	if info.excluded > 0 {
+		rep.Excluded[training.ReasonLabel] = int64(info.excluded)
+	}
+	prev, err := loadPrevious(previous)
+	if err != nil {
+		fmt.Fprintf(stderr, "no drift comparison: %v\n", err)
+		prev = nil
+	}
+	if prev != nil && prev.Drift != nil && slices.Equal(prev.Drift.Features, a.Manifest.FeatureNames) {
+		c := prev.Drift.NewCounter()
+		for i := range rows {
+			c.Add(rows[i].Values)
+		}
+		rep.PreviousPSI = c.PSI()
+	}
+	return training.BuildCard(a, rep, src, time.Time{}, time.Time{}, prev).Write(out)
 }
