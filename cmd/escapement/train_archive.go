@@ -169,6 +169,12 @@ func trainArchive(dir, out string, af archiveTrainFlags, tc training.TrainConfig
 	if err := card.Write(out); err != nil {
 		return err
 	}
+	if d := card.Drift; d != nil {
+		fmt.Fprintf(stderr, "drift against model %s: max PSI %.3f, %d features moderate (0.1-0.25), %d major (>= 0.25); see %s\n",
+			d.PreviousVersion, d.Max, d.Moderate, d.Major, training.CardMarkdown)
+	} else {
+		fmt.Fprintf(stderr, "no drift comparison: %s\n", card.DriftNote)
+	}
 	al := a.Manifest.Calibration.Alert
 	fmt.Fprintf(stdout, "wrote model %s to %s in %s: %d windows read, threshold %.3f (%s tail) for %.2g false incidents per VM-day; model card %s\n",
 		a.Manifest.ModelVersion, out, time.Since(began).Round(time.Second), rep.Read, al.Threshold, al.Method, al.Budget, training.CardMarkdown)
