@@ -30,8 +30,8 @@ type archiveTrainFlags struct {
 }
 
 func (f *archiveTrainFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.since, "since", "", "archive mode: first window start to read, RFC 3339 or a duration back from now (72h); empty = the oldest")
-	fs.StringVar(&f.until, "until", "", "archive mode: window starts before this, RFC 3339 or a duration back from now; empty = all")
+	fs.StringVar(&f.since, "since", "", "archive mode: first window start to read, an RFC 3339 `time` or a duration back from now (168h); empty = the oldest")
+	fs.StringVar(&f.until, "until", "", "archive mode: read window starts before this RFC 3339 `time` or duration back from now (1h); empty = all")
 	fs.StringVar(&f.store, "store", "", "anomaly store `file` (serve's anomalies.db): windows of incidents are left out, except those an analyst marked false_positive")
 	fs.StringVar(&f.labels, "labels", "", "labels.json `file` of attack scenarios (vm_id, start, end) to leave out")
 	fs.StringVar(&f.previous, "previous", "", "previous model `dir` the model card compares the data with (default: the built-in model)")
