@@ -28,7 +28,7 @@ const (
 )
 
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, cfgFile := newFlagSet("train", "Fit the detector ensemble on the benign windows of one or more datasets (escapement dataset generate)\nand write a versioned model artifact. Windows inside labelled scenarios are left out; placebos are kept.\nWith --data on a feature archive (escapement archive), it streams the range --since..--until with bounded\nmemory, leaves out incidents (--store) and labelled attacks (--labels) and writes a model card (docs/archive.md).", stderr)
+	fs, cfgFile := newFlagSet("train", "Fit the detector ensemble on the benign windows of one or more datasets (escapement dataset generate)\nand write a versioned model artifact. Windows inside labelled scenarios are left out; placebos are kept.\nWith --data on a feature archive (escapement archive), it streams the range --since..--until with bounded\nmemory, leaves out incidents (--store) and labelled attacks (--labels) and writes a model card (docs/retraining.md).", stderr)
 	data := fs.String("data", "", "comma-separated dataset `directories` holding features.parquet (and labels.json), or one feature archive directory")
 	var af archiveTrainFlags
 	af.register(fs)

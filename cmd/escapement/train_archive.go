@@ -30,8 +30,8 @@ type archiveTrainFlags struct {
 }
 
 func (f *archiveTrainFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.since, "since", "", "archive mode: first window start to read, RFC 3339 or a duration back from now (72h); empty = the oldest")
-	fs.StringVar(&f.until, "until", "", "archive mode: window starts before this, RFC 3339 or a duration back from now; empty = all")
+	fs.StringVar(&f.since, "since", "", "archive mode: first window start to read, an RFC 3339 `time` or a duration back from now (168h); empty = the oldest")
+	fs.StringVar(&f.until, "until", "", "archive mode: read window starts before this RFC 3339 `time` or duration back from now (1h); empty = all")
 	fs.StringVar(&f.store, "store", "", "anomaly store `file` (serve's anomalies.db): windows of incidents are left out, except those an analyst marked false_positive")
 	fs.StringVar(&f.labels, "labels", "", "labels.json `file` of attack scenarios (vm_id, start, end) to leave out")
 	fs.StringVar(&f.previous, "previous", "", "previous model `dir` the model card compares the data with (default: the built-in model)")
@@ -168,6 +168,12 @@ func trainArchive(dir, out string, af archiveTrainFlags, tc training.TrainConfig
 	card := training.BuildCard(a, rep, dir, since, until, prev)
 	if err := card.Write(out); err != nil {
 		return err
+	}
+	if d := card.Drift; d != nil {
+		fmt.Fprintf(stderr, "drift against model %s: max PSI %.3f, %d features moderate (0.1-0.25), %d major (>= 0.25); see %s\n",
+			d.PreviousVersion, d.Max, d.Moderate, d.Major, training.CardMarkdown)
+	} else {
+		fmt.Fprintf(stderr, "no drift comparison: %s\n", card.DriftNote)
 	}
 	al := a.Manifest.Calibration.Alert
 	fmt.Fprintf(stdout, "wrote model %s to %s in %s: %d windows read, threshold %.3f (%s tail) for %.2g false incidents per VM-day; model card %s\n",
