@@ -14,6 +14,7 @@ import (
 
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
+	"github.com/escapement/escapement/models/drift"
 	"github.com/escapement/escapement/models/iforest"
 	"github.com/escapement/escapement/models/zmax"
 )
@@ -86,18 +87,6 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	}
 
 	byVM := groupByVM(rows)
-	if cfg.GraceWindows > 0 {
-		kept := byVM[:0]
-		for _, seq := range byVM {
-			if len(seq) > cfg.GraceWindows {
-				kept = append(kept, seq[cfg.GraceWindows:])
-			}
-		}
-		byVM = kept
-		if len(byVM) == 0 {
-			return nil, fmt.Errorf("train: no VM has more than %d windows (GraceWindows): %w", cfg.GraceWindows, models.ErrEmpty)
-		}
-	}
 	if cfg.HoldoutBy == "" {
 		cfg.HoldoutBy = HoldoutByTime
 		if len(byVM) >= minVMsForVMSplit {
@@ -108,9 +97,41 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	if err != nil {
 		return nil, err
 	}
+	return FitSplit(train, held, names, cfg)
+}
 
+// FitSplit is Fit on rows already split into training and held-out
+// sequences (one per VM, in window order; the held-out ones calibrate), such
+// as a Sampler's. cfg.HoldoutBy is recorded, not applied.
+func FitSplit(train, held [][]features.Row, names []string, cfg TrainConfig) (*models.Artifact, error) {
+	if cfg.Platform == "" {
+		cfg.Platform = DefaultPlatform
+	}
+	if !slices.Contains(models.Platforms, cfg.Platform) {
+		return nil, fmt.Errorf("train: platform %q: use one of %v", cfg.Platform, models.Platforms)
+	}
+	if cfg.GraceWindows > 0 {
+		train, held = skipGrace(train, cfg.GraceWindows), skipGrace(held, cfg.GraceWindows)
+		if len(train) == 0 || len(held) == 0 {
+			return nil, fmt.Errorf("train: no VM of the training or held-out side has more than %d windows (GraceWindows): %w", cfg.GraceWindows, models.ErrEmpty)
+		}
+	}
+	nrows := 0
+	for _, seq := range append(slices.Clip(train), held...) {
+		nrows += len(seq)
+	}
+	if cfg.Window <= 0 {
+		var all []features.Row
+		for _, seq := range append(slices.Clip(train), held...) {
+			all = append(all, seq...)
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("train: %w", models.ErrEmpty)
+		}
+		cfg.Window = medianWindow(all)
+	}
 	a := &models.Artifact{Standardizer: &models.Standardizer{}}
-	X := make([][]float64, 0, len(rows))
+	X := make([][]float64, 0, nrows)
 	for _, seq := range train {
 		for _, r := range seq {
 			X = append(X, r.Values)
@@ -119,6 +140,11 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	if err := a.Standardizer.Fit(X); err != nil {
 		return nil, fmt.Errorf("train: standardizer: %w", err)
 	}
+	ref, err := drift.Fit(names, X, drift.DefaultBins)
+	if err != nil {
+		return nil, fmt.Errorf("train: drift reference: %w", err)
+	}
+	a.Drift = ref
 	Z := make([][]float64, len(X))
 	for i, x := range X {
 		Z[i] = a.Standardizer.Transform(x, nil)
@@ -175,14 +201,12 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	}
 	a.Manifest.Calibration.Alert = alert
 
-	heldRows := 0
-	for _, seq := range held {
-		heldRows += len(seq)
-	}
 	params, _ := json.Marshal(cfg)
 	from, to := int64(math.MaxInt64), int64(math.MinInt64)
-	for _, r := range rows {
-		from, to = min(from, r.Start), max(to, r.End)
+	for _, seq := range append(slices.Clip(train), held...) {
+		for _, r := range seq {
+			from, to = min(from, r.Start), max(to, r.End)
+		}
 	}
 	a.Manifest.CreatedAt = time.Now().UTC().Truncate(time.Second)
 	a.Manifest.FeatureNames = slices.Clone(names)
@@ -192,13 +216,25 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	a.Manifest.Params = params
 	a.Manifest.Training = models.TrainingInfo{
 		From: time.Unix(0, from).UTC(), To: time.Unix(0, to).UTC(),
-		Rows: len(X), VMs: len(train), HoldoutRows: heldRows, HoldoutVMs: len(held),
+		Rows: len(X), VMs: len(train), HoldoutRows: nrows - len(X), HoldoutVMs: len(held),
 		HoldoutBy: cfg.HoldoutBy, Seeds: []uint64{cfg.Seed},
 	}
 	if err := a.Seal(); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	return a, nil
+}
+
+// skipGrace drops the first n windows of each sequence, and the sequences
+// left empty.
+func skipGrace(seqs [][]features.Row, n int) [][]features.Row {
+	var out [][]features.Row
+	for _, seq := range seqs {
+		if len(seq) > n {
+			out = append(out, seq[n:])
+		}
+	}
+	return out
 }
 
 // groupByVM returns each VM's rows ordered by window start, VMs in name order.
