@@ -32,8 +32,10 @@
 // A plan VM with VMM "qemu" is run by qemu-system-x86_64 instead (started
 // with -name guest=<vm> as well, stopped at the end of the plan): SeaBIOS
 // looping with nothing to boot, or a benign UART/PIT boot sector of ours
-// (qemuboot.asm) from a floppy image. It is benign for the whole run and
-// takes no windows: traffic from a VMM nobody here wrote.
+// (qemuboot.asm) from an IDE disk image: traffic from a VMM nobody here
+// wrote. Without windows it is benign for the whole run; a console-pit VM
+// may take QEMUAttacks windows, which its boot sector (qemuattack.asm) runs
+// when the lab presses a key through QMP, once the sector runs.
 //
 // Capture runs a plan under a collector given by the caller (the live KVM
 // collector in practice) and passes on only the events of the plan's VMs;
