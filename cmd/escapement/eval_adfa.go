@@ -26,12 +26,12 @@ const ensembleName = "rnn+ngram"
 
 // adfaReport is what `escapement eval adfa-ld DIR --json` prints.
 type adfaReport struct {
-	ROCAUC          float64      `json:"roc_auc"`
-	PRAUC           float64      `json:"pr_auc"`
-	DetectionAt1FPR float64      `json:"detection_rate_at_1pct_fpr"`
-	Traces          adfaCounts   `json:"traces"`
-	detector        string       // not printed in JSON: the flag chose it
-	detectionAt01   float64      // detection at 0.1 % FPR, text output only
+	ROCAUC          float64    `json:"roc_auc"`
+	PRAUC           float64    `json:"pr_auc"`
+	DetectionAt1FPR float64    `json:"detection_rate_at_1pct_fpr"`
+	Traces          adfaCounts `json:"traces"`
+	detector        string     // not printed in JSON: the flag chose it
+	detectionAt01   float64    // detection at 0.1 % FPR, text output only
 	fitTime         time.Duration
 	byFamily        []familyRate // text output only
 }
