@@ -45,7 +45,7 @@ type LM struct {
 	Batch  int     // parallel streams per mini-batch
 	Epochs int     // passes over the training calls
 	LR     float64 // Adam learning rate
-	Clip   float64 // element-wise gradient clip
+	Clip   float64 // largest L2 norm of the gradient
 	Agg    string  // AggMean, AggSum or AggWindow
 	Window int     // window length for AggWindow
 	Seed   uint64  // initial weights and trace order

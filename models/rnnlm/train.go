@@ -13,7 +13,8 @@ import (
 
 // Fit trains the model on normal traces: Epochs passes of truncated
 // back-propagation through time over Batch parallel streams of
-// concatenated traces, Unroll steps per mini-batch, with Adam. The LSTM
+// concatenated traces, Unroll steps per mini-batch, with Adam
+// and gradient-norm clipping. The LSTM
 // state is carried from one mini-batch to the next and reset where a trace
 // starts. It is deterministic for a given Seed.
 func (m *LM) Fit(traces [][]int) error {
@@ -50,7 +51,7 @@ func (m *LM) train(w *weights, voc *vocab, traces [][]int) error {
 	}
 	vm := gorgonia.NewTapeMachine(gr.g, gorgonia.BindDualValues(gr.params...))
 	defer vm.Close()
-	solver := gorgonia.NewAdamSolver(gorgonia.WithLearnRate(m.LR), gorgonia.WithClip(m.Clip))
+	opt := newAdam(gr.params, m.LR, m.Clip)
 	bt := newBatch(w, m.Batch, m.Unroll)
 	rng := rand.New(rand.NewPCG(m.Seed, 0x747261696e))
 	encoded := make([][]int, len(traces))
@@ -92,8 +93,8 @@ func (m *LM) train(w *weights, voc *vocab, traces [][]int) error {
 			if err := vm.RunAll(); err != nil {
 				return fmt.Errorf("rnnlm: epoch %d: %w", epoch+1, err)
 			}
-			if err := solver.Step(gorgonia.NodesToValueGrads(gr.params)); err != nil {
-				return fmt.Errorf("rnnlm: epoch %d: adam: %w", epoch+1, err)
+			if err := opt.step(gr.params); err != nil {
+				return err
 			}
 			loss += gr.costV.Data().(float64) * float64(m.Batch*m.Unroll)
 			gr.carry(bt)
