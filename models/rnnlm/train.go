@@ -97,6 +97,9 @@ func (m *LM) train(w *weights, voc *vocab, traces [][]int) error {
 				return err
 			}
 			loss += gr.costV.Data().(float64) * float64(m.Batch*m.Unroll)
+			if nb := off / m.Unroll; nb%100 == 99 {
+				m.log.Debug("rnnlm batch", "epoch", epoch+1, "batch", nb+1, "loss_nats_per_call", loss/float64(max(targets, 1)))
+			}
 			gr.carry(bt)
 			vm.Reset()
 		}
