@@ -12,10 +12,12 @@
 //
 // The trace scoring rule (mean NLL, NLL sum, largest windowed mean) is then
 // chosen for the winning configuration on normal traces alone: each
-// held-out trace is paired with a synthetic anomaly made from normal data
-// (a segment of it replaced by a segment of another held-out trace, see
-// splice), and the rule with the highest ROC-AUC of held-out traces
-// against their spliced copies wins.
+// held-out trace is paired with two synthetic anomalies made from normal
+// data: a local one (a segment replaced by a segment of another held-out
+// trace, see splice) and a diffuse one (a tenth of the calls replaced by
+// random normal calls, see substitute). The rule with the highest ROC-AUC
+// of held-out traces against their synthetic anomalies, averaged over the
+// two kinds, wins.
 //
 // Usage (from the repository root):
 //
@@ -95,9 +97,10 @@ func run(c config) error {
 	return fmt.Errorf("-model %q: use ngram or rnn", c.model)
 }
 
-// fold is one train/held-out split with the held-out traces' spliced copies.
+// fold is one train/held-out split with two synthetic anomalies of each
+// held-out trace.
 type fold struct {
-	train, held, spliced [][]int
+	train, held, spliced, substituted [][]int
 }
 
 func makeFolds(traces [][]int, perm []int, k int, seed uint64) []fold {
@@ -110,7 +113,9 @@ func makeFolds(traces [][]int, perm []int, k int, seed uint64) []fold {
 				out[f].train = append(out[f].train, traces[j])
 			}
 		}
-		out[f].spliced = spliceAll(out[f].held, rand.New(rand.NewPCG(seed, uint64(f)+1)))
+		r := rand.New(rand.NewPCG(seed, uint64(f)+1))
+		out[f].spliced = spliceAll(out[f].held, r)
+		out[f].substituted = substituteAll(out[f].held, r)
 	}
 	return out
 }

@@ -34,7 +34,7 @@ func tuneNgram(folds []fold) error {
 		if err != nil {
 			return err
 		}
-		for k, v := range ruleAUC(nllsOf(m.NLL, f.held), nllsOf(m.NLL, f.spliced)) {
+		for k, v := range ruleAUC(nllsOf(m.NLL, f.held), nllsOf(m.NLL, f.spliced), nllsOf(m.NLL, f.substituted)) {
 			auc[k] += v / float64(len(folds))
 		}
 	}

@@ -35,7 +35,7 @@ func tuneRNN(folds []fold, c config) error {
 						}
 						held := nllsOf(s.NLL, f.held)
 						ce[k] += meanNLL(held) / float64(len(folds))
-						for r, v := range ruleAUC(held, nllsOf(s.NLL, f.spliced)) {
+						for r, v := range ruleAUC(held, nllsOf(s.NLL, f.spliced), nllsOf(s.NLL, f.substituted)) {
 							auc[k][r] += v / float64(len(folds))
 						}
 					}

@@ -39,6 +39,39 @@ func splice(t, src []int, r *rand.Rand) []int {
 	return out
 }
 
+// substitute returns a copy of t in which each call is replaced, with
+// probability 0.1, by a call drawn from vocab: a diffuse departure from
+// normal behaviour throughout the trace.
+func substitute(t, vocab []int, r *rand.Rand) []int {
+	out := slices.Clone(t)
+	for i := range out {
+		if r.Float64() < 0.1 {
+			out[i] = vocab[r.IntN(len(vocab))]
+		}
+	}
+	return out
+}
+
+// substituteAll substitutes calls of every trace from the calls of traces.
+func substituteAll(traces [][]int, r *rand.Rand) [][]int {
+	var vocab []int
+	seen := map[int]bool{}
+	for _, t := range traces {
+		for _, c := range t {
+			if !seen[c] {
+				seen[c] = true
+				vocab = append(vocab, c)
+			}
+		}
+	}
+	slices.Sort(vocab)
+	out := make([][]int, len(traces))
+	for i, t := range traces {
+		out[i] = substitute(t, vocab, r)
+	}
+	return out
+}
+
 // spliceAll splices every trace with a segment of another one.
 func spliceAll(traces [][]int, r *rand.Rand) [][]int {
 	out := make([][]int, len(traces))
@@ -55,8 +88,19 @@ func spliceAll(traces [][]int, r *rand.Rand) [][]int {
 }
 
 // ruleAUC is, per rule, the ROC-AUC of held-out normal traces (per-call
-// NLLs held) against their spliced copies (spliced).
-func ruleAUC(held, spliced [][]float64) []float64 {
+// NLLs held) against their synthetic anomalies (per-call NLLs of each kind),
+// averaged over the kinds.
+func ruleAUC(held [][]float64, kinds ...[][]float64) []float64 {
+	out := make([]float64, len(rules))
+	for _, k := range kinds {
+		for i, v := range ruleAUC1(held, k) {
+			out[i] += v / float64(len(kinds))
+		}
+	}
+	return out
+}
+
+func ruleAUC1(held, spliced [][]float64) []float64 {
 	labels := make([]bool, len(held)+len(spliced))
 	for i := len(held); i < len(labels); i++ {
 		labels[i] = true
@@ -90,7 +134,7 @@ func meanNLL(nlls [][]float64) float64 {
 func printRules(name string, auc []float64) {
 	best := 0
 	for k := range rules {
-		fmt.Printf("  %-10s synthetic-splice ROC-AUC %.4f\n", rules[k], auc[k])
+		fmt.Printf("  %-10s synthetic-anomaly ROC-AUC %.4f\n", rules[k], auc[k])
 		if auc[k] > auc[best] {
 			best = k
 		}
