@@ -34,6 +34,13 @@ type adfaReport struct {
 	detectionAt01   float64    // detection at 0.1 % FPR, text output only
 	fitTime         time.Duration
 	byFamily        []familyRate // text output only
+	members         []memberRate // text output only, for ensembles
+}
+
+// memberRate is one ensemble member's result on its own.
+type memberRate struct {
+	name                    string
+	roc, pr, at1, at01, sec float64
 }
 
 type adfaCounts struct {
@@ -128,6 +135,10 @@ func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "ADFA-LD %s, detector %s: %d normal, %d attack traces, trained in %s\nROC-AUC %.4f  PR-AUC %.4f  detection at 1%% FPR %.4f  at 0.1%% FPR %.4f\n",
 		dir, rep.detector, rep.Traces.Normal, rep.Traces.Attack, rep.fitTime.Round(time.Second), rep.ROCAUC, rep.PRAUC, rep.DetectionAt1FPR, rep.detectionAt01)
+	for _, m := range rep.members {
+		fmt.Fprintf(stdout, "  member %-12s ROC-AUC %.4f  PR-AUC %.4f  detection at 1%% FPR %.4f  at 0.1%% FPR %.4f  fit+score %.0fs\n",
+			m.name, m.roc, m.pr, m.at1, m.at01, m.sec)
+	}
 	for _, f := range rep.byFamily {
 		fmt.Fprintf(stdout, "  %-20s %4d traces  ROC-AUC %.4f  detected at 1%% FPR %d\n", f.family, f.traces, f.rocs, f.detectedAt1Pct)
 	}
@@ -151,13 +162,22 @@ func evalADFA(set *adfa.Set, members []traceScorer, log *slog.Logger) (*adfaRepo
 	}
 	start := time.Now()
 	var all [][]float64
+	var rates []memberRate
 	for _, m := range members {
+		t := time.Now()
 		if err := m.Fit(train); err != nil {
 			return nil, fmt.Errorf("eval adfa-ld: fit on %s: %w", adfa.TrainingDir, err)
 		}
-		t := time.Now()
-		all = append(all, scoreAll(m, probe))
-		log.Info("eval adfa-ld scored", "model", fmt.Sprintf("%T", m), "traces", len(probe), "seconds", time.Since(t).Seconds())
+		s := scoreAll(m, probe)
+		all = append(all, s)
+		name := fmt.Sprintf("%T", m)
+		if n, ok := m.(interface{ Name() string }); ok {
+			name = n.Name()
+		}
+		r := rate(s[:len(set.Validation)], s[len(set.Validation):])
+		r.name, r.sec = name, time.Since(t).Seconds()
+		rates = append(rates, r)
+		log.Info("eval adfa-ld model done", "model", name, "traces", len(probe), "seconds", r.sec, "roc_auc", r.roc)
 	}
 	fitTime := time.Since(start)
 	combined := all[0]
@@ -178,6 +198,9 @@ func evalADFA(set *adfa.Set, members []traceScorer, log *slog.Logger) (*adfaRepo
 		Traces:          adfaCounts{Normal: len(normal), Attack: len(attack)},
 		detectionAt01:   exceeding(attack, thresholdAtFPR(normal, 0.001)),
 		fitTime:         fitTime,
+	}
+	if len(members) > 1 {
+		rep.members = rates
 	}
 	fams := map[string][]float64{}
 	var names []string
@@ -273,4 +296,18 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// rate is the ROC-AUC, PR-AUC and detection at 1 % and 0.1 % FPR of attack
+// scores against normal ones.
+func rate(normal, attack []float64) memberRate {
+	scores := append(slices.Clone(normal), attack...)
+	labels := make([]bool, len(scores))
+	for i := len(normal); i < len(labels); i++ {
+		labels[i] = true
+	}
+	return memberRate{
+		roc: training.ROCAUC(scores, labels), pr: training.PRAUC(scores, labels),
+		at1: exceeding(attack, thresholdAtFPR(normal, 0.01)), at01: exceeding(attack, thresholdAtFPR(normal, 0.001)),
+	}
 }

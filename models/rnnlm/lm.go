@@ -20,8 +20,8 @@ const (
 	DefaultEmbed   = 16
 	DefaultHidden  = 64
 	DefaultUnroll  = 20
-	DefaultBatch   = 32
-	DefaultEpochs  = 6
+	DefaultBatch   = 8
+	DefaultEpochs  = 8
 	DefaultLR      = 0.01
 	DefaultClip    = 5
 	DefaultAgg     = AggMean

@@ -34,7 +34,9 @@ func tuneRNN(folds []fold, c config) error {
 							auc[k] = make([]float64, len(rules))
 						}
 						held := nllsOf(s.NLL, f.held)
-						ce[k] += meanNLL(held) / float64(len(folds))
+						fce := meanNLL(held)
+						ce[k] += fce / float64(len(folds))
+						log.Info("tune-adfa fold", "hidden", h, "lr", lr, "unroll", u, "fold", fi+1, "epoch", epoch, "held_out_cross_entropy", fce)
 						for r, v := range ruleAUC(held, nllsOf(s.NLL, f.spliced), nllsOf(s.NLL, f.substituted)) {
 							auc[k][r] += v / float64(len(folds))
 						}
