@@ -24,8 +24,8 @@ const (
 	DefaultEpochs  = 8
 	DefaultLR      = 0.01
 	DefaultClip    = 5
-	DefaultAgg     = AggMean
-	DefaultWindow  = 20
+	DefaultAgg     = AggWindow
+	DefaultWindow  = 10
 	DefaultSeed    = 1
 	maxSize        = 4096
 	maxVocabulary  = 1 << 16
