@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/escapement/escapement/models/autoencoder"
+	"github.com/escapement/escapement/models/drift"
 	"github.com/escapement/escapement/models/iforest"
 	"github.com/escapement/escapement/models/zmax"
 )
@@ -25,6 +26,7 @@ const FormatVersion = 1
 const (
 	ManifestFile     = "manifest.json"
 	StandardizerFile = "standardizer.json"
+	DriftFile        = "drift.json" // optional: drift.Reference of the training data
 )
 
 // Platforms a model can be trained for.
@@ -36,6 +38,10 @@ type Artifact struct {
 	Manifest     Manifest
 	Standardizer *Standardizer
 	Detectors    []Detector
+	// Drift is the binned training distribution (nil in artifacts made
+	// before it existed). It does not affect scoring, so it is not part of
+	// ModelVersion.
+	Drift *drift.Reference
 }
 
 // Manifest is manifest.json.
@@ -188,6 +194,15 @@ func (a *Artifact) Save(dir string) error {
 			return err
 		}
 	}
+	if a.Drift != nil {
+		b, err := json.Marshal(a.Drift)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(dir, DriftFile, b); err != nil {
+			return err
+		}
+	}
 	man, err := json.MarshalIndent(a.Manifest, "", "  ")
 	if err != nil {
 		return err
@@ -283,6 +298,9 @@ func LoadFS(fsys fs.FS, dir, wantHash string, wantNames []string) (*Artifact, er
 	}
 	if err := m.Calibration.Alert.Validate(); err != nil {
 		return nil, fmt.Errorf("load model %s: alert %w", dir, err)
+	}
+	if a.Drift, err = loadDrift(fsys, dir, m.FeatureNames); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

@@ -49,6 +49,8 @@ type Scorer struct {
 	sinceSweep int
 
 	z, raw, p []float64 // scratch
+
+	drift *driftMonitor // nil when disabled
 }
 
 type vmState struct {
@@ -105,7 +107,9 @@ func NewScorer(a *models.Artifact, cfg Config, logger *slog.Logger, reg promethe
 		vms: map[string]*vmState{},
 		z:   make([]float64, a.Standardizer.Dim()),
 		raw: make([]float64, n), p: make([]float64, n),
+		drift: newDriftMonitor(cfg.DriftWindow, reg),
 	}
+	s.m.use(a.Manifest.ModelVersion)
 	logger.Info("scorer ready", logModel, a.Manifest.ModelVersion, logThresh, th)
 	return s
 }
@@ -152,7 +156,9 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 	z := s.a.Standardizer.Transform(row.Values, s.z)
 	e := s.a.Combine(z, s.raw, s.p)
 	s.m.scored.Inc()
+	s.m.modelRows.Inc()
 	s.m.ensemble.Observe(e)
+	s.drift.observe(s.a.Drift, row.Values)
 
 	if e > s.threshold {
 		s.m.anomalous.Inc()
