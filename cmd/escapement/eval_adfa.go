@@ -20,9 +20,9 @@ import (
 	"github.com/escapement/escapement/training"
 )
 
-// ensembleName is the detector that averages the rank-normalised scores of
+// adfaEnsembleName is the detector that averages the rank-normalised scores of
 // the LSTM and the n-gram language models.
-const ensembleName = "rnn+ngram"
+const adfaEnsembleName = "rnn+ngram"
 
 // adfaReport is what `escapement eval adfa-ld DIR --json` prints.
 type adfaReport struct {
@@ -69,7 +69,7 @@ var valueFlags = []string{"detector", "epochs", "hidden", "lr", "batch", "log-le
 func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cfgFile := newFlagSet("eval adfa-ld DIR", "Evaluate the sequence models on an ADFA-LD directory (Training_Data_Master/,\nValidation_Data_Master/, Attack_Data_Master/<Family>_<n>/): fit on the training traces only,\nthen score validation traces (normal) against attack traces: ROC-AUC, PR-AUC and the detection\nrate at 1 % false positives.", stderr)
 	asJSON := fs.Bool("json", false, "print {roc_auc, pr_auc, detection_rate_at_1pct_fpr, traces} as JSON")
-	detector := fs.String("detector", ensembleName, "sequence model: "+ensembleName+" (mean rank of the two language models), "+
+	detector := fs.String("detector", adfaEnsembleName, "sequence model: "+adfaEnsembleName+" (mean rank of the two language models), "+
 		rnnlm.Name+" (LSTM language model), "+seq.LMName+" (Kneser-Ney language model) or "+seq.StideName)
 	epochs := fs.Int("epochs", rnnlm.DefaultEpochs, "training epochs of "+rnnlm.Name)
 	hidden := fs.Int("hidden", rnnlm.DefaultHidden, "LSTM cells of "+rnnlm.Name)
@@ -103,7 +103,7 @@ func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var members []traceScorer
 	switch *detector {
-	case ensembleName:
+	case adfaEnsembleName:
 		members = []traceScorer{newRNN(), seq.NewLM()}
 	case rnnlm.Name:
 		members = []traceScorer{newRNN()}
@@ -112,7 +112,7 @@ func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case seq.StideName:
 		members = []traceScorer{seq.NewStide(0)}
 	default:
-		return fmt.Errorf("--detector %q: use %s, %s, %s or %s", *detector, ensembleName, rnnlm.Name, seq.LMName, seq.StideName)
+		return fmt.Errorf("--detector %q: use %s, %s, %s or %s", *detector, adfaEnsembleName, rnnlm.Name, seq.LMName, seq.StideName)
 	}
 	set, err := adfa.Read(dir)
 	if err != nil {
