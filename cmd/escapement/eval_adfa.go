@@ -69,8 +69,8 @@ var valueFlags = []string{"detector", "epochs", "hidden", "lr", "batch", "log-le
 func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cfgFile := newFlagSet("eval adfa-ld DIR", "Evaluate the sequence models on an ADFA-LD directory (Training_Data_Master/,\nValidation_Data_Master/, Attack_Data_Master/<Family>_<n>/): fit on the training traces only,\nthen score validation traces (normal) against attack traces: ROC-AUC, PR-AUC and the detection\nrate at 1 % false positives.", stderr)
 	asJSON := fs.Bool("json", false, "print {roc_auc, pr_auc, detection_rate_at_1pct_fpr, traces} as JSON")
-	detector := fs.String("detector", adfaEnsembleName, "sequence model: "+adfaEnsembleName+" (mean rank of the two language models), "+
-		rnnlm.Name+" (LSTM language model), "+seq.LMName+" (Kneser-Ney language model) or "+seq.StideName)
+	detector := fs.String("detector", seq.LMName, "sequence model: "+seq.LMName+" (Kneser-Ney language model), "+rnnlm.Name+" (LSTM language model), "+
+		adfaEnsembleName+" (mean rank of the two language models) or "+seq.StideName)
 	epochs := fs.Int("epochs", rnnlm.DefaultEpochs, "training epochs of "+rnnlm.Name)
 	hidden := fs.Int("hidden", rnnlm.DefaultHidden, "LSTM cells of "+rnnlm.Name)
 	lr := fs.Float64("lr", rnnlm.DefaultLR, "Adam learning rate of "+rnnlm.Name)
@@ -133,7 +133,7 @@ func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		enc := json.NewEncoder(stdout)
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(stdout, "ADFA-LD %s, detector %s: %d normal, %d attack traces, trained in %s\nROC-AUC %.4f  PR-AUC %.4f  detection at 1%% FPR %.4f  at 0.1%% FPR %.4f\n",
+	fmt.Fprintf(stdout, "ADFA-LD %s, detector %s: %d normal, %d attack traces, fitted and scored in %s\nROC-AUC %.4f  PR-AUC %.4f  detection at 1%% FPR %.4f  at 0.1%% FPR %.4f\n",
 		dir, rep.detector, rep.Traces.Normal, rep.Traces.Attack, rep.fitTime.Round(time.Second), rep.ROCAUC, rep.PRAUC, rep.DetectionAt1FPR, rep.detectionAt01)
 	for _, m := range rep.members {
 		fmt.Fprintf(stdout, "  member %-12s ROC-AUC %.4f  PR-AUC %.4f  detection at 1%% FPR %.4f  at 0.1%% FPR %.4f  fit+score %.0fs\n",
