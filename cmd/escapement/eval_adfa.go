@@ -124,7 +124,7 @@ func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	rep, err := evalADFA(set, members, log)
+	rep, err := evalADFA(ctx, set, members, log)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // evalADFA fits each member on the training traces and scores validation
 // against attack traces. Several members are combined by the mean of their
 // rank-normalised scores over all scored traces (no labels are used).
-func evalADFA(set *adfa.Set, members []traceScorer, log *slog.Logger) (*adfaReport, error) {
+func evalADFA(ctx context.Context, set *adfa.Set, members []traceScorer, log *slog.Logger) (*adfaReport, error) {
 	train := make([][]int, len(set.Training))
 	for i, t := range set.Training {
 		train[i] = t.Calls
@@ -165,7 +165,13 @@ func evalADFA(set *adfa.Set, members []traceScorer, log *slog.Logger) (*adfaRepo
 	var rates []memberRate
 	for _, m := range members {
 		t := time.Now()
-		if err := m.Fit(train); err != nil {
+		fit := m.Fit
+		if c, ok := m.(interface {
+			FitContext(context.Context, [][]int) error
+		}); ok {
+			fit = func(tr [][]int) error { return c.FitContext(ctx, tr) }
+		}
+		if err := fit(train); err != nil {
 			return nil, fmt.Errorf("eval adfa-ld: fit on %s: %w", adfa.TrainingDir, err)
 		}
 		s := scoreAll(m, probe)

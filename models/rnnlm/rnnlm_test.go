@@ -1,6 +1,7 @@
 package rnnlm
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -174,4 +175,12 @@ func BenchmarkTrain(b *testing.B) {
 		require.NoError(b, m.Fit(traces))
 	}
 	b.ReportMetric(float64(b.N*calls)/b.Elapsed().Seconds(), "calls/s")
+}
+
+func TestFitContextStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	m := &LM{Embed: 4, Hidden: 4, Epochs: 1}
+	require.ErrorIs(t, m.FitContext(ctx, grammar(1, 10)), context.Canceled)
+	require.Panics(t, func() { m.Score([]int{1}) }, "still unfitted")
 }

@@ -1,6 +1,7 @@
 package rnnlm
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -18,6 +19,12 @@ import (
 // state is carried from one mini-batch to the next and reset where a trace
 // starts. It is deterministic for a given Seed.
 func (m *LM) Fit(traces [][]int) error {
+	return m.FitContext(context.Background(), traces)
+}
+
+// FitContext is Fit that stops between mini-batches when ctx is done and
+// returns its error, leaving the model unfitted.
+func (m *LM) FitContext(ctx context.Context, traces [][]int) error {
 	if err := checkTraces(traces); err != nil {
 		return err
 	}
@@ -33,7 +40,7 @@ func (m *LM) Fit(traces [][]int) error {
 	}
 	w := newWeights(voc.in(), voc.out(), m.Embed, m.Hidden, m.Seed)
 	if m.Epochs > 0 {
-		if err := m.train(w, voc, traces); err != nil {
+		if err := m.train(ctx, w, voc, traces); err != nil {
 			return err
 		}
 	}
@@ -41,7 +48,7 @@ func (m *LM) Fit(traces [][]int) error {
 	return nil
 }
 
-func (m *LM) train(w *weights, voc *vocab, traces [][]int) error {
+func (m *LM) train(ctx context.Context, w *weights, voc *vocab, traces [][]int) error {
 	gr, err := build(w, m.Batch, m.Unroll)
 	if err != nil {
 		return err
@@ -74,6 +81,9 @@ func (m *LM) train(w *weights, voc *vocab, traces [][]int) error {
 		var loss float64
 		var targets int
 		for off := 0; off < steps; off += m.Unroll {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			for t := range m.Unroll {
 				for b, s := range streams {
 					in, out := symStart, -1
