@@ -1,6 +1,7 @@
 package models
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -54,4 +55,23 @@ func TestCalibrateAtom(t *testing.T) {
 	c, err := Calibrate([][]float64{make([]float64, 300)}, CalibrationConfig{WindowSeconds: 1, MinTailScale: 0.5})
 	require.NoError(t, err)
 	require.Zero(t, c.Tail.N)
+}
+
+// TestCalibrateLogScaleTail: for a TailScaler's scores (MinTailScale > 0)
+// a heavy fitted tail becomes exponential, so one far benign outlier cannot
+// make every larger score look ordinary.
+func TestCalibrateLogScaleTail(t *testing.T) {
+	n := 600
+	seq := make([]float64, n)
+	for i := range seq {
+		u := (float64(i) + 0.5) / float64(n)
+		seq[i] = math.Pow(1-u, -1/1.5) // Pareto quantiles: a heavy tail
+	}
+	heavy, err := Calibrate([][]float64{seq}, CalibrationConfig{WindowSeconds: 1})
+	require.NoError(t, err)
+	require.Greater(t, heavy.Tail.Xi, 0.2)
+	light, err := Calibrate([][]float64{seq}, CalibrationConfig{WindowSeconds: 1, MinTailScale: 0.5})
+	require.NoError(t, err)
+	require.Zero(t, light.Tail.Xi)
+	require.Less(t, light.TailProb(2000), heavy.TailProb(2000)/1e6)
 }

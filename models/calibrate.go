@@ -34,16 +34,21 @@ type CalibrationConfig struct {
 	TailFraction  float64 // 0 = DefaultTailFraction
 	MinClusters   int     // 0 = DefaultMinClusters
 	Quantiles     int     // 0 = DefaultQuantiles
-	// MinTailScale floors the scale of the exponential tail assumed when
-	// too few held-out scores exceed the POT threshold to fit a shape
-	// (see TailScaler); 0 = no floor.
+	// MinTailScale, when positive, marks scores on a log scale (see
+	// TailScaler): the tail is exponential (shape ξ capped at 0) and, when
+	// too few scores exceed u to fit one, its scale is at least
+	// MinTailScale; 0 = a fitted shape, no floor.
 	MinTailScale float64
 }
 
-// TailScaler is implemented by detectors whose scores have a natural unit:
-// MinTailScale is the smallest scale, in score units, a calibrated tail may
-// decay over when the held-out data shows too few exceedances to measure it.
-// Without it a handful of tiny exceedances yields a tail so steep that the
+// TailScaler is implemented by detectors whose scores are already on a log
+// scale with a natural unit (zmax: rises in log1p units of a raw rate).
+// Their calibrated tail is exponential: a power-law (ξ > 0) tail of a log
+// score would call a rise of any size unremarkable, and one benign held-out
+// outlier was enough to fit one and make every flood look ordinary. When
+// too few held-out scores exceed the POT threshold to fit anything, the
+// assumed exponential's scale is at least MinTailScale score units: without
+// a floor, a handful of tiny exceedances yields a tail so steep that the
 // first benign window a little past them looks like a flood.
 type TailScaler interface {
 	MinTailScale() float64
@@ -190,6 +195,10 @@ func Calibrate(seqs [][]float64, cfg CalibrationConfig) (Calibration, error) {
 				// it (a VM busier than any held out), so where the data
 				// cannot tell, assume the lighter of the unbounded tails:
 				// exponential, with the mean excess as its scale.
+				xi, sigma = 0, mean(y)
+			}
+			if cfg.MinTailScale > 0 && xi > 0 {
+				// A log-scale score (TailScaler): exponential tail.
 				xi, sigma = 0, mean(y)
 			}
 			c.Tail = GPD{U: u, Zeta: float64(k) / float64(n), Xi: xi, Sigma: sigma, N: k}
