@@ -72,24 +72,26 @@ var (
 
 const (
 	labTrainDuration  = 75 * time.Second
-	labDetectDuration = 50 * time.Second
-	labAttackStart    = 15 * time.Second
+	labDetectDuration = 55 * time.Second
+	labAttackStart    = 22 * time.Second
 	labAttackLength   = 15 * time.Second
 	// labQEMUAttackStart is when a QEMU guest's attack window is planned;
 	// it starts later if SeaBIOS has not reached the boot sector by then
 	// (5-10 s on an idle machine, up to 25 s with compilers on both cores).
-	labQEMUAttackStart  = 20 * time.Second
+	labQEMUAttackStart  = 25 * time.Second
 	labQEMUAttackLength = 12 * time.Second
 	// labWarmupWindows covers a QEMU guest's boot: SeaBIOS under PVM
 	// emulation takes 5-15 s, and its one-off probing (MTRR writes, PCI
 	// enumeration, CMOS) is novel to the VM whenever it falls after the
 	// featurizer's default warm-up of 5 windows.
 	labWarmupWindows = 20
-	// labGraceWindows: a VM's first windows are partial (the collector
-	// discovers a VMM up to 200 ms after it starts, so how much of QEMU's
-	// start-up it sees varies) and full of one-off start-up work (library
-	// loads, CPUID table set-up); the model neither learns nor judges them.
-	labGraceWindows = 3
+	// labGraceWindows: a VM's first windows are its start-up and boot: the
+	// VMM's first window is partial (the collector discovers a VMM up to
+	// 200 ms after it starts, so how much of QEMU's start-up it sees
+	// varies), and SeaBIOS's boot under PVM (5-25 s here) probes PCI, the
+	// floppy controller, CPUID and MTRRs at times that vary with the load.
+	// The model neither learns nor judges them; attacks start after it.
+	labGraceWindows = 20
 )
 
 // labFeaturizer is the featurizer configuration of every stage of the test.
