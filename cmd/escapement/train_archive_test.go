@@ -95,10 +95,10 @@ func TestTrainOnArchive(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &card))
 	require.Equal(t, int64(45*60*8), card.Rows.Read, "45 minutes of 8 VMs in range")
-	// last_seen is the end of the last anomalous window: 9 windows of the
-	// incident and 3 of slack on each of vm-1 and vm-2.
-	require.Equal(t, map[string]int64{training.ReasonTruePositive: 12, training.ReasonIncident: 12}, card.Rows.Excluded)
-	require.Equal(t, card.Rows.Read-24, card.Rows.Kept)
+	// last_seen is the end of the last anomalous window: 3 windows of lead,
+	// 9 of the incident and 3 of slack on each of vm-1 and vm-2.
+	require.Equal(t, map[string]int64{training.ReasonTruePositive: 15, training.ReasonIncident: 15}, card.Rows.Excluded)
+	require.Equal(t, card.Rows.Read-30, card.Rows.Kept)
 	require.Equal(t, 5000, card.Rows.Fitted)
 	require.LessOrEqual(t, card.Rows.HeldOut, 4000)
 	require.Equal(t, time.Date(2026, 11, 27, 5, 40, 0, 0, time.UTC), card.Data.From)
