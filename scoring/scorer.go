@@ -109,6 +109,7 @@ func NewScorer(a *models.Artifact, cfg Config, logger *slog.Logger, reg promethe
 		raw: make([]float64, n), p: make([]float64, n),
 		drift: newDriftMonitor(cfg.DriftWindow, reg),
 	}
+	s.m.use(a.Manifest.ModelVersion)
 	logger.Info("scorer ready", logModel, a.Manifest.ModelVersion, logThresh, th)
 	return s
 }
@@ -155,6 +156,7 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 	z := s.a.Standardizer.Transform(row.Values, s.z)
 	e := s.a.Combine(z, s.raw, s.p)
 	s.m.scored.Inc()
+	s.m.modelRows.Inc()
 	s.m.ensemble.Observe(e)
 	s.drift.observe(s.a.Drift, row.Values)
 
