@@ -7,6 +7,7 @@ import (
 	"github.com/escapement/escapement/models/autoencoder"
 	"github.com/escapement/escapement/models/detectortest"
 	"github.com/escapement/escapement/models/iforest"
+	"github.com/escapement/escapement/models/rnnlm"
 	"github.com/escapement/escapement/models/seq"
 	"github.com/escapement/escapement/models/zmax"
 )
@@ -32,6 +33,7 @@ func TestSequenceModels(t *testing.T) {
 		{seq.StideName, func() detectortest.SequenceModel { return seq.NewStide(4) }},
 		{seq.LMName, func() detectortest.SequenceModel { return seq.NewLM() }},
 		{seq.LMName + "-window", func() detectortest.SequenceModel { return &seq.LM{N: 3, Agg: seq.AggWindow, Window: 10} }},
+		{rnnlm.Name, func() detectortest.SequenceModel { return &rnnlm.LM{Embed: 8, Hidden: 16, Epochs: 2, Seed: 1} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) { detectortest.RunSequence(t, tc.new) })
 	}
