@@ -46,24 +46,25 @@ type Artifact struct {
 
 // Manifest is manifest.json.
 type Manifest struct {
-	FormatVersion     int            `json:"format_version"`
-	ModelVersion      string         `json:"model_version"` // content hash, set by Seal
-	CreatedAt         time.Time      `json:"created_at"`
-	Detectors         []DetectorFile `json:"detectors"`
-	FeatureNames      []string       `json:"feature_names"`
-	FeatureSchemaHash string         `json:"feature_schema_hash"`
-	Platform          string         `json:"platform"`
-	Training          TrainingInfo   `json:"training"`
-	WindowSeconds     float64        `json:"window_seconds"`
-	Threshold         float64        `json:"threshold"` // ensemble score threshold (= Calibration.Alert.Threshold)
-	BudgetPerVMDay    float64        `json:"budget_per_vm_day"`
-	Calibration       CalibrationSet `json:"calibration"`
+	FormatVersion     int             `json:"format_version"`
+	ModelVersion      string          `json:"model_version"` // content hash, set by Seal
+	CreatedAt         time.Time       `json:"created_at"`
+	Detectors         []DetectorFile  `json:"detectors"`
+	FeatureNames      []string        `json:"feature_names"`
+	FeatureSchemaHash string          `json:"feature_schema_hash"`
+	Platform          string          `json:"platform"`
+	Training          TrainingInfo    `json:"training"`
+	WindowSeconds     float64         `json:"window_seconds"`
+	Threshold         float64         `json:"threshold"` // ensemble score threshold (= Calibration.Alert.Threshold)
+	BudgetPerVMDay    float64         `json:"budget_per_vm_day"`
+	Calibration       CalibrationSet  `json:"calibration"`
+	Params            json.RawMessage `json:"params,omitempty"` // training configuration, free form
+
 	// GraceWindows is how many first windows of each VM the model was not
 	// trained on and must not judge: the scorer raises no incident on
 	// them. A newly started VMM's first windows are partial (its discovery
 	// races its start-up) and full of one-off start-up work.
-	GraceWindows int             `json:"grace_windows,omitempty"`
-	Params       json.RawMessage `json:"params,omitempty"` // training configuration, free form
+	GraceWindows int `json:"grace_windows,omitempty"`
 }
 
 // DetectorFile names one detector and its MarshalBinary file.

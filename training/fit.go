@@ -43,6 +43,8 @@ type TrainConfig struct {
 	Window          time.Duration
 	GapWindows      int    // as the scorer's Config.GapWindows (default 1)
 	Platform        string // "sim", "pvm", "vmx" or "svm" (default "sim")
+	SchemaHash      string // feature schema hash of the featurizer; "" = models.SchemaHash(names)
+
 	// Strata groups VMs for the hold-out by VM (vm_id → group, e.g. the
 	// VMM kind and workload): each group with two or more VMs gives
 	// HoldoutFraction of them (at least one, never all) to calibration, and
@@ -56,7 +58,6 @@ type TrainConfig struct {
 	// fitting and calibration, and is recorded in the artifact so that the
 	// scorer raises no incident on them either (models.Manifest).
 	GraceWindows int
-	SchemaHash   string // feature schema hash of the featurizer; "" = models.SchemaHash(names)
 }
 
 // Fit trains and calibrates a model set on benign rows whose Values follow
