@@ -15,6 +15,7 @@ import (
 
 	"github.com/escapement/escapement/models/autoencoder"
 	"github.com/escapement/escapement/models/iforest"
+	"github.com/escapement/escapement/models/stream"
 	"github.com/escapement/escapement/models/zmax"
 )
 
@@ -36,6 +37,9 @@ type Artifact struct {
 	Manifest     Manifest
 	Standardizer *Standardizer
 	Detectors    []Detector
+	// Stream holds the detectors that score a VM's windows in time order
+	// (per-VM baselines, n-gram sketches); see stream_artifact.go.
+	Stream []stream.Detector
 }
 
 // Manifest is manifest.json.
@@ -44,6 +48,7 @@ type Manifest struct {
 	ModelVersion      string          `json:"model_version"` // content hash, set by Seal
 	CreatedAt         time.Time       `json:"created_at"`
 	Detectors         []DetectorFile  `json:"detectors"`
+	StreamDetectors   []DetectorFile  `json:"stream_detectors,omitempty"`
 	FeatureNames      []string        `json:"feature_names"`
 	FeatureSchemaHash string          `json:"feature_schema_hash"`
 	Platform          string          `json:"platform"`
@@ -78,6 +83,7 @@ type TrainingInfo struct {
 // Detectors) and the alert calibration of the ensemble score.
 type CalibrationSet struct {
 	Detectors []Calibration `json:"detectors"`
+	Stream    []Calibration `json:"stream,omitempty"` // one per stream detector
 	Alert     Calibration   `json:"alert"`
 }
 
@@ -152,6 +158,9 @@ func (a *Artifact) Seal() error {
 		})
 		fmt.Fprintf(h, "detector %s %x\n", d.Name(), sum)
 	}
+	if err := a.sealStream(h); err != nil {
+		return err
+	}
 	cal, err := json.Marshal(m.Calibration)
 	if err != nil {
 		return err
@@ -185,6 +194,15 @@ func (a *Artifact) Save(dir string) error {
 			return err
 		}
 		if err := writeFile(dir, a.Manifest.Detectors[i].File, b); err != nil {
+			return err
+		}
+	}
+	for i, d := range a.Stream {
+		b, err := d.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if err := writeFile(dir, a.Manifest.StreamDetectors[i].File, b); err != nil {
 			return err
 		}
 	}
@@ -280,6 +298,9 @@ func LoadFS(fsys fs.FS, dir, wantHash string, wantNames []string) (*Artifact, er
 			return nil, fmt.Errorf("load model %s: detector %s: %w", dir, df.Name, err)
 		}
 		a.Detectors = append(a.Detectors, d)
+	}
+	if err := a.loadStream(dir, read); err != nil {
+		return nil, err
 	}
 	if err := m.Calibration.Alert.Validate(); err != nil {
 		return nil, fmt.Errorf("load model %s: alert %w", dir, err)

@@ -34,6 +34,11 @@ type CalibrationConfig struct {
 	TailFraction  float64 // 0 = DefaultTailFraction
 	MinClusters   int     // 0 = DefaultMinClusters
 	Quantiles     int     // 0 = DefaultQuantiles
+	// ExpTail fits the exponential tail (ξ = 0, scale = the mean excess)
+	// instead of the generalised Pareto: for scores whose top values are a
+	// few discrete levels (counts of events a VM had not done), where a
+	// PWM fit over a thin held-out set reads the jumps as a heavy tail.
+	ExpTail bool
 }
 
 // GPD is a generalised Pareto tail fitted to the exceedances over U:
@@ -170,7 +175,7 @@ func Calibrate(seqs [][]float64, cfg CalibrationConfig) (Calibration, error) {
 			y = append(y, v-u)
 		}
 		if xi, sigma, err := FitGPD(y); err == nil {
-			if xi < 0 {
+			if xi < 0 || cfg.ExpTail {
 				// A bounded tail (ξ < 0) puts an end point just past the
 				// largest held-out score and calls anything beyond it
 				// impossible; benign data the model never saw goes past
