@@ -7,7 +7,10 @@ import (
 	"github.com/escapement/escapement/models/autoencoder"
 	"github.com/escapement/escapement/models/detectortest"
 	"github.com/escapement/escapement/models/iforest"
+	"github.com/escapement/escapement/models/ngram"
 	"github.com/escapement/escapement/models/seq"
+	"github.com/escapement/escapement/models/stream"
+	"github.com/escapement/escapement/models/vmbase"
 	"github.com/escapement/escapement/models/zmax"
 )
 
@@ -34,5 +37,17 @@ func TestSequenceModels(t *testing.T) {
 		{seq.LMName + "-window", func() detectortest.SequenceModel { return &seq.LM{N: 3, Agg: seq.AggWindow, Window: 10} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) { detectortest.RunSequence(t, tc.new) })
+	}
+}
+
+func TestStreamDetectors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		new  func() stream.Detector
+	}{
+		{vmbase.Name, func() stream.Detector { return &vmbase.Detector{Warmup: 50} }},
+		{ngram.Name, func() stream.Detector { return ngram.New() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { detectortest.RunStream(t, tc.new) })
 	}
 }

@@ -10,11 +10,11 @@ import (
 const (
 	magic      = "NGRM"
 	format     = 1
-	headerSize = 4 + 2 + 8 + 8 + 4 // magic, format, alpha, n, grams
+	headerSize = 4 + 2 + 4 + 8 + 8 + 4 // magic, format, dim, alpha, n, grams
 )
 
 // MarshalBinary encodes the fitted detector ("NGRM", format 1, little
-// endian): alpha, training windows, then (hash u64, df u32) per n-gram in
+// endian): feature dimension, alpha, training windows, then (hash u64, df u32) per n-gram in
 // hash order.
 func (d *Detector) MarshalBinary() ([]byte, error) {
 	if d.keys == nil {
@@ -24,6 +24,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	buf := make([]byte, 0, headerSize+12*len(d.grams))
 	buf = append(buf, magic...)
 	buf = le.AppendUint16(buf, format)
+	buf = le.AppendUint32(buf, uint32(d.dim))
 	buf = le.AppendUint64(buf, math.Float64bits(d.Alpha))
 	buf = le.AppendUint64(buf, d.n)
 	buf = le.AppendUint32(buf, uint32(len(d.grams)))
@@ -44,9 +45,10 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	if v := le.Uint16(data[4:]); v != format {
 		return fmt.Errorf("ngram: model format %d, this build reads %d: retrain or upgrade", v, format)
 	}
-	alpha := math.Float64frombits(le.Uint64(data[6:]))
-	n := le.Uint64(data[14:])
-	k := int(le.Uint32(data[22:]))
+	dim := int(le.Uint32(data[6:]))
+	alpha := math.Float64frombits(le.Uint64(data[10:]))
+	n := le.Uint64(data[18:])
+	k := int(le.Uint32(data[26:]))
 	if !(alpha > 0) || math.IsInf(alpha, 0) || n == 0 || len(data)-headerSize != 12*k {
 		return bad
 	}
@@ -58,7 +60,7 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 			return bad
 		}
 	}
-	nd := Detector{Alpha: alpha}
+	nd := Detector{Alpha: alpha, dim: dim}
 	nd.build(n, grams, df)
 	*d = nd
 	return nil

@@ -2,12 +2,13 @@ package ngram
 
 import (
 	"cmp"
-	"errors"
+	"fmt"
 	"math"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
 
+	"github.com/escapement/escapement/models/internal/check"
 	"github.com/escapement/escapement/models/stream"
 )
 
@@ -27,6 +28,7 @@ const (
 type Detector struct {
 	Alpha float64
 
+	dim   int      // feature vector length of the windows (checked, not used)
 	n     uint64   // training windows
 	grams []uint64 // sorted hashes
 	df    []uint32 // document frequency, parallel to grams
@@ -45,6 +47,9 @@ func New() *Detector { return &Detector{} }
 // Name returns "ngram".
 func (d *Detector) Name() string { return Name }
 
+// Dim returns the feature vector length of the windows it was fitted on.
+func (d *Detector) Dim() int { return d.dim }
+
 // Grams returns the number of distinct n-grams learned.
 func (d *Detector) Grams() int { return len(d.grams) }
 
@@ -52,8 +57,18 @@ func (d *Detector) Grams() int { return len(d.grams) }
 func (d *Detector) Fit(seqs [][]stream.Window, _ *rand.Rand) error {
 	counts := map[uint64]uint32{}
 	var n uint64
+	dim := -1
 	for _, s := range seqs {
 		for _, w := range s {
+			if dim < 0 {
+				dim = len(w.Z)
+			}
+			if len(w.Z) != dim {
+				panic(fmt.Sprintf("ngram: windows of %d and %d features", dim, len(w.Z)))
+			}
+			if !check.Finite(w.Z) {
+				return fmt.Errorf("ngram: %w", check.ErrNonFinite)
+			}
 			n++
 			for _, g := range w.Grams {
 				if g.Hash != 0 {
@@ -63,7 +78,7 @@ func (d *Detector) Fit(seqs [][]stream.Window, _ *rand.Rand) error {
 		}
 	}
 	if n == 0 {
-		return errors.New("ngram: no training windows: " + errEmpty)
+		return fmt.Errorf("ngram: %w: %s", check.ErrEmpty, errEmpty)
 	}
 	grams := make([]uint64, 0, len(counts))
 	for h := range counts {
@@ -77,6 +92,7 @@ func (d *Detector) Fit(seqs [][]stream.Window, _ *rand.Rand) error {
 	if d.Alpha <= 0 || math.IsNaN(d.Alpha) || math.IsInf(d.Alpha, 0) {
 		d.Alpha = DefaultAlpha
 	}
+	d.dim = dim
 	d.build(n, grams, df)
 	return nil
 }
@@ -158,7 +174,12 @@ func (d *Detector) NewState() stream.State {
 
 type state struct{ d *Detector }
 
-func (s state) Score(w stream.Window) float64 { return s.d.ScoreGrams(w.Grams) }
+func (s state) Score(w stream.Window) float64 {
+	if len(w.Z) != s.d.dim {
+		panic(fmt.Sprintf("ngram: window of %d features, detector has %d", len(w.Z), s.d.dim))
+	}
+	return s.d.ScoreGrams(w.Grams)
+}
 
 // Learn does nothing: the n-gram frequencies are the fleet's, learned in
 // training.

@@ -39,7 +39,8 @@ type Detector struct {
 	dim          int
 	ngroups      int
 	fitted       bool
-	groupOfIndex []uint8 // Group, or zeros
+	active       []int32   // features not Ignored
+	inv          []float64 // 1 / Scale
 }
 
 // New returns an unfitted detector with the defaults.
@@ -102,11 +103,14 @@ func (d *Detector) init(dim int) error {
 			dim, len(d.Median), len(d.Scale), len(d.Group))
 	}
 	d.ngroups = 0
+	d.active, d.inv = d.active[:0], make([]float64, dim)
 	for j, g := range d.Group {
 		if !(d.Scale[j] > 0) || math.IsInf(d.Scale[j], 0) || math.IsNaN(d.Median[j]) || math.IsInf(d.Median[j], 0) {
 			return fmt.Errorf("vmbase: feature %d has scale %v and median %v: pass a fitted Standardizer", j, d.Scale[j], d.Median[j])
 		}
+		d.inv[j] = 1 / d.Scale[j]
 		if g != Ignored {
+			d.active = append(d.active, int32(j))
 			if int(g) >= MaxGroups {
 				return fmt.Errorf("vmbase: feature %d in group %d, at most %d groups", j, g, MaxGroups)
 			}
@@ -123,15 +127,14 @@ func (d *Detector) NewState() stream.State {
 	if !d.fitted {
 		panic("vmbase: NewState before Fit")
 	}
-	return &State{d: d, env: make([]float32, d.dim), loc: make([]float32, d.dim)}
+	return &State{d: d, el: make([]float32, 2*d.dim)}
 }
 
 // State is one VM's baseline.
 type State struct {
-	d   *Detector
-	n   int // windows learned
-	env []float32
-	loc []float32
+	d  *Detector
+	n  int       // windows learned
+	el []float32 // per feature j: envelope at 2j, location at 2j+1 (one stream of memory)
 }
 
 // Learned returns the number of windows the baseline has learned.
@@ -153,17 +156,21 @@ func (s *State) score(z []float64) (float64, int) {
 		return 0, -1
 	}
 	var rise, act [MaxGroups]float64
-	for j, g := range d.Group {
-		if g == Ignored {
-			continue
-		}
+	el := s.el[:2*d.dim]
+	for _, j := range d.active {
+		g := d.Group[j] & (MaxGroups - 1)
 		sc := d.Scale[j]
 		l := z[j]*sc + d.Median[j]
-		e := float64(s.env[j])
-		if r := (l - e) / max(sc, e); r > 0 {
+		e := float64(el[2*j])
+		if r := l - e; r > 0 {
+			if e > sc {
+				r /= e // the VM used the primitive: measure against its own level
+			} else {
+				r *= d.inv[j]
+			}
 			rise[g] += r
 		}
-		if a := (l - float64(s.loc[j])) / sc; a > act[g] {
+		if a := (l - float64(el[2*j+1])) * d.inv[j]; a > act[g] {
 			act[g] = a
 		}
 	}
@@ -191,20 +198,31 @@ func (s *State) Learn(w stream.Window) {
 	if len(w.Z) != d.dim {
 		panic(fmt.Sprintf("vmbase: window of %d features, detector has %d", len(w.Z), d.dim))
 	}
-	for j := range w.Z {
-		l := float32(w.Z[j]*d.Scale[j] + d.Median[j])
-		switch {
-		case s.n == 0:
-			s.env[j], s.loc[j] = l, l
-			continue
-		case s.n < settleWindows:
-			s.loc[j] += settleRate * (l - s.loc[j])
-		case l > s.loc[j]:
-			s.loc[j] += float32(d.Eta)
-		case l < s.loc[j]:
-			s.loc[j] -= float32(d.Eta)
+	el := s.el[:2*d.dim]
+	z := w.Z[:d.dim]
+	if s.n < settleWindows {
+		for j := range z {
+			l := float32(z[j]*d.Scale[j] + d.Median[j])
+			if s.n == 0 {
+				el[2*j], el[2*j+1] = l, l
+				continue
+			}
+			el[2*j+1] += settleRate * (l - el[2*j+1])
+			el[2*j] = max(l, el[2*j]-float32(d.Decay))
 		}
-		s.env[j] = max(l, s.env[j]-float32(d.Decay))
+		s.n++
+		return
+	}
+	eta, decay := float32(d.Eta), float32(d.Decay)
+	for _, j := range d.active {
+		l := float32(z[j]*d.Scale[j] + d.Median[j])
+		e, m := &el[2*j], &el[2*j+1]
+		if l > *m {
+			*m += eta
+		} else if l < *m {
+			*m -= eta
+		}
+		*e = max(l, *e-decay)
 	}
 	s.n++
 }
@@ -223,7 +241,7 @@ func (s *State) Explain(w stream.Window, out []stream.Evidence) []stream.Evidenc
 		}
 		sc := d.Scale[j]
 		l := w.Z[j]*sc + d.Median[j]
-		e := float64(s.env[j])
+		e := float64(s.el[2*j])
 		if r := (l - e) / max(sc, e); r > 0 {
 			out = append(out, stream.Evidence{Feature: j, Observed: math.Expm1(l), Baseline: math.Expm1(e), Score: r})
 		}
