@@ -114,7 +114,7 @@ func (d *Detector) build(n uint64, grams []uint64, df []uint32) {
 		d.surp[j] = float32(d.surprisal(float64(df[i])))
 	}
 	d.unseen = d.surprisal(0)
-	d.rareLvl = d.surprisal(RareFraction * float64(n))
+	d.rareLvl = float64(float32(d.surprisal(RareFraction * float64(n)))) // as stored in the table
 }
 
 func (d *Detector) surprisal(df float64) float64 {

@@ -30,17 +30,17 @@ const (
 // into log1p units. Group maps features to primitive groups (see Groups);
 // nil puts every feature in one group.
 type Detector struct {
-	Decay, Eta   float64
-	Warmup       int
-	Delta, Beta  float64
-	Median       []float64
-	Scale        []float64
-	Group        []uint8
-	dim          int
-	ngroups      int
-	fitted       bool
-	active       []int32   // features not Ignored
-	inv          []float64 // 1 / Scale
+	Decay, Eta  float64
+	Warmup      int
+	Delta, Beta float64
+	Median      []float64
+	Scale       []float64
+	Group       []uint8
+	dim         int
+	ngroups     int
+	fitted      bool
+	active      []int32   // features not Ignored
+	inv         []float64 // 1 / Scale
 }
 
 // New returns an unfitted detector with the defaults.
