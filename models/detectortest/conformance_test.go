@@ -45,7 +45,7 @@ func TestStreamDetectors(t *testing.T) {
 		name string
 		new  func() stream.Detector
 	}{
-		{vmbase.Name, func() stream.Detector { return &vmbase.Detector{Warmup: 50} }},
+		{vmbase.Name, func() stream.Detector { return &vmbase.Detector{Warmup: 50, Slack: 0.5} }},
 		{ngram.Name, func() stream.Detector { return ngram.New() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) { detectortest.RunStream(t, tc.new) })

@@ -20,7 +20,8 @@ const (
 	DefaultWarmup = 900    // windows
 	DefaultDelta  = 2.0    // fleet-scale units
 	DefaultBeta   = 1.0
-	settleWindows = 30 // windows in which the location moves by a tenth of the difference
+	DefaultSlack  = 7.0 // fleet-scale units: one event of a rare feature is log1p(1)/0.1 = 6.93
+	settleWindows = 30  // windows in which the location moves by a tenth of the difference
 	settleRate    = 0.1
 )
 
@@ -33,6 +34,7 @@ type Detector struct {
 	Decay, Eta  float64
 	Warmup      int
 	Delta, Beta float64
+	Slack       float64 // rise (fleet-scale units) a window may show for free: about one event of a rare feature
 	Median      []float64
 	Scale       []float64
 	Group       []uint8
@@ -80,6 +82,9 @@ func (d *Detector) init(dim int) error {
 	}
 	if d.Delta <= 0 {
 		d.Delta = DefaultDelta
+	}
+	if d.Slack <= 0 || math.IsNaN(d.Slack) || math.IsInf(d.Slack, 0) {
+		d.Slack = DefaultSlack
 	}
 	if d.Beta < 0 || math.IsNaN(d.Beta) {
 		return errors.New("vmbase: Beta must be ≥ 0")
@@ -180,7 +185,7 @@ func (s *State) score(z []float64) (float64, int) {
 			best = g
 		}
 	}
-	if rise[best] <= 0 {
+	if rise[best] <= d.Slack {
 		return 0, -1
 	}
 	var pen float64
@@ -189,7 +194,7 @@ func (s *State) score(z []float64) (float64, int) {
 			pen += max(0, act[g]-d.Delta)
 		}
 	}
-	return math.Log1p(rise[best] / (1 + d.Beta*pen)), best
+	return math.Log1p((rise[best] - d.Slack) / (1 + d.Beta*pen)), best
 }
 
 // Learn implements stream.State.

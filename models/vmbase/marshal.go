@@ -10,8 +10,8 @@ import (
 const (
 	magic  = "VMBS"
 	format = 1
-	// header: magic, format u16, dim u32, warmup u32, decay, eta, delta, beta f64
-	headerSize = 4 + 2 + 4 + 4 + 4*8
+	// header: magic, format u16, dim u32, warmup u32, decay, eta, delta, beta, slack f64
+	headerSize = 4 + 2 + 4 + 4 + 5*8
 )
 
 // MarshalBinary encodes the fitted detector ("VMBS", format 1, little
@@ -27,7 +27,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	buf = le.AppendUint16(buf, format)
 	buf = le.AppendUint32(buf, uint32(d.dim))
 	buf = le.AppendUint32(buf, uint32(d.Warmup))
-	for _, v := range []float64{d.Decay, d.Eta, d.Delta, d.Beta} {
+	for _, v := range []float64{d.Decay, d.Eta, d.Delta, d.Beta, d.Slack} {
 		buf = le.AppendUint64(buf, math.Float64bits(v))
 	}
 	for j := range d.dim {
@@ -52,7 +52,7 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		return bad
 	}
 	nd := Detector{Warmup: int(le.Uint32(data[10:]))}
-	p := []*float64{&nd.Decay, &nd.Eta, &nd.Delta, &nd.Beta}
+	p := []*float64{&nd.Decay, &nd.Eta, &nd.Delta, &nd.Beta, &nd.Slack}
 	for i, f := range p {
 		*f = math.Float64frombits(le.Uint64(data[14+8*i:]))
 		if math.IsNaN(*f) || math.IsInf(*f, 0) || *f <= 0 {
