@@ -92,24 +92,44 @@ func (w *FeatureWriter) Write(rows []features.Row) error {
 	stream := st.FieldBuilder(0).(*array.Uint8Builder)
 	hash := st.FieldBuilder(1).(*array.Uint64Builder)
 	count := st.FieldBuilder(2).(*array.Uint32Builder)
+	// Reserve every builder once: growing them row by row re-copies
+	// their buffers many times per row group.
+	ngrams := 0
+	for i := range rows {
+		if len(rows[i].Values) != len(w.names) {
+			return fmt.Errorf("datasets: feature row %d of VM %q has %d values for %d feature names: write with the catalog the rows were made with", i, rows[i].VMID, len(rows[i].Values), len(w.names))
+		}
+		ngrams += len(rows[i].NGrams)
+	}
+	n := len(rows)
+	vm.Reserve(n)
+	host.Reserve(n)
+	ws.Reserve(n)
+	we.Reserve(n)
+	ng.Reserve(n)
+	st.Reserve(ngrams)
+	stream.Reserve(ngrams)
+	hash.Reserve(ngrams)
+	count.Reserve(ngrams)
 	for i := range rows {
 		r := &rows[i]
-		if len(r.Values) != len(w.names) {
-			return fmt.Errorf("datasets: feature row %d of VM %q has %d values for %d feature names: write with the catalog the rows were made with", i, r.VMID, len(r.Values), len(w.names))
-		}
 		vm.Append(r.VMID)
 		host.Append(r.Host)
-		ws.Append(arrow.Timestamp(r.Start))
-		we.Append(arrow.Timestamp(r.End))
-		for j, v := range r.Values {
-			b.Field(nFixed + j).(*array.Float64Builder).Append(v)
-		}
+		ws.UnsafeAppend(arrow.Timestamp(r.Start))
+		we.UnsafeAppend(arrow.Timestamp(r.End))
 		ng.Append(true)
 		for _, g := range r.NGrams {
 			st.Append(true)
-			stream.Append(g.Stream)
-			hash.Append(g.Hash)
-			count.Append(g.Count)
+			stream.UnsafeAppend(g.Stream)
+			hash.UnsafeAppend(g.Hash)
+			count.UnsafeAppend(g.Count)
+		}
+	}
+	for j := range w.names {
+		fb := b.Field(nFixed + j).(*array.Float64Builder)
+		fb.Reserve(n)
+		for i := range rows {
+			fb.UnsafeAppend(rows[i].Values[j])
 		}
 	}
 	rec := b.NewRecord()

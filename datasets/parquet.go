@@ -27,9 +27,19 @@ const readBatch = 64 << 10
 
 func newParquetWriter(w io.Writer, schema *arrow.Schema, rowGroup int64) (*pqarrow.FileWriter, error) {
 	props := parquet.NewWriterProperties(
-		parquet.WithCompression(compress.Codecs.Zstd),
+		// Snappy, not zstd: Arrow Go v15 builds a new zstd encoder for every
+		// page it compresses, which made writes 2-3x slower for files 1.5x
+		// smaller (docs/archive.md has the numbers).
+		parquet.WithCompression(compress.Codecs.Snappy),
 		parquet.WithMaxRowGroupLength(rowGroup),
 		parquet.WithDictionaryDefault(true),
+		// n-gram hashes are near-unique: a dictionary only costs time.
+		parquet.WithDictionaryFor("ngrams.list.element.hash", false),
+		// Data page v2: Arrow Go v15's v1 pages reserve room for a level
+		// count in front of the level buffers, and with that offset every
+		// append re-grows the buffer by a few bytes (quadratic in the rows of
+		// a page); v2 pages carry the counts in the page header instead.
+		parquet.WithDataPageVersion(parquet.DataPageV2),
 	)
 	fw, err := pqarrow.NewFileWriter(schema, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
@@ -76,7 +86,13 @@ func openParquet(path string) (*os.File, *pqarrow.FileReader, error) {
 // eachRecord calls fn with every record of the given row groups (all when
 // nil).
 func eachRecord(fr *pqarrow.FileReader, rowGroups []int, fn func(arrow.Record) error) error {
-	rr, err := fr.GetRecordReader(context.Background(), nil, rowGroups)
+	return eachColumns(fr, nil, rowGroups, fn)
+}
+
+// eachColumns calls fn with every record of the given leaf columns and row
+// groups.
+func eachColumns(fr *pqarrow.FileReader, cols, rowGroups []int, fn func(arrow.Record) error) error {
+	rr, err := fr.GetRecordReader(context.Background(), cols, rowGroups)
 	if err != nil {
 		return fmt.Errorf("datasets: read parquet: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/escapement/escapement/models/autoencoder"
+	"github.com/escapement/escapement/models/drift"
 	"github.com/escapement/escapement/models/iforest"
 	"github.com/escapement/escapement/models/stream"
 	"github.com/escapement/escapement/models/zmax"
@@ -26,6 +27,7 @@ const FormatVersion = 1
 const (
 	ManifestFile     = "manifest.json"
 	StandardizerFile = "standardizer.json"
+	DriftFile        = "drift.json" // optional: drift.Reference of the training data
 )
 
 // Platforms a model can be trained for.
@@ -40,6 +42,10 @@ type Artifact struct {
 	// Stream holds the detectors that score a VM's windows in time order
 	// (per-VM baselines, n-gram sketches); see stream_artifact.go.
 	Stream []stream.Detector
+	// Drift is the binned training distribution (nil in artifacts made
+	// before it existed). It does not affect scoring, so it is not part of
+	// ModelVersion.
+	Drift *drift.Reference
 }
 
 // Manifest is manifest.json.
@@ -206,6 +212,15 @@ func (a *Artifact) Save(dir string) error {
 			return err
 		}
 	}
+	if a.Drift != nil {
+		b, err := json.Marshal(a.Drift)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(dir, DriftFile, b); err != nil {
+			return err
+		}
+	}
 	man, err := json.MarshalIndent(a.Manifest, "", "  ")
 	if err != nil {
 		return err
@@ -304,6 +319,9 @@ func LoadFS(fsys fs.FS, dir, wantHash string, wantNames []string) (*Artifact, er
 	}
 	if err := m.Calibration.Alert.Validate(); err != nil {
 		return nil, fmt.Errorf("load model %s: alert %w", dir, err)
+	}
+	if a.Drift, err = loadDrift(fsys, dir, m.FeatureNames); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

@@ -242,14 +242,19 @@ func (cfg CalibrationConfig) withDefaults() CalibrationConfig {
 }
 
 // sort1 returns the number of sorted values ≤ t.
+// It is a plain binary search (no comparison callback): TailProb calls it
+// for every detector of every scored window.
 func sort1(sorted []float64, t float64) int {
-	i, _ := slices.BinarySearchFunc(sorted, t, func(v, t float64) int {
-		if v <= t {
-			return -1
+	lo, hi := 0, len(sorted)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if sorted[mid] <= t {
+			lo = mid + 1
+		} else {
+			hi = mid
 		}
-		return 1
-	})
-	return i
+	}
+	return lo
 }
 
 // quantileSorted interpolates between order statistics of sorted.

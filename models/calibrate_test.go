@@ -3,6 +3,7 @@ package models
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -138,4 +139,25 @@ func TestCalibrateErrors(t *testing.T) {
 	_, err = Calibrate([][]float64{{math.NaN()}}, CalibrationConfig{WindowSeconds: 1})
 	require.ErrorIs(t, err, ErrNonFinite)
 	require.Panics(t, func() { _, _ = Calibrate(nil, CalibrationConfig{}) })
+}
+
+// TestSort1 checks the hand-written binary search against a count.
+func TestSort1(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, n := range []int{0, 1, 2, 3, 10, 257} {
+		s := make([]float64, n)
+		for i := range s {
+			s[i] = math.Floor(10 * rng.Float64()) // ties
+		}
+		slices.Sort(s)
+		for _, q := range []float64{-1, 0, 0.5, 3, 9, 9.5, 10, math.Inf(1), math.Inf(-1)} {
+			want := 0
+			for _, v := range s {
+				if v <= q {
+					want++
+				}
+			}
+			require.Equal(t, want, sort1(s, q), "n=%d t=%v", n, q)
+		}
+	}
 }

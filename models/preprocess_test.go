@@ -50,3 +50,41 @@ func TestStandardizer(t *testing.T) {
 	require.ErrorIs(t, s.Fit(nil), ErrEmpty)
 	require.ErrorIs(t, s.Fit([][]float64{{math.Inf(1)}}), ErrNonFinite)
 }
+
+// TestTransformTableIsExact checks that the small-integer log1p table changes
+// no z-score: Transform must equal the plain formula bit for bit on integers
+// inside and outside the table, fractions, negatives, tiny and huge values.
+func TestTransformTableIsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	X := make([][]float64, 500)
+	for i := range X {
+		X[i] = []float64{math.Round(50 * rng.ExpFloat64()), rng.ExpFloat64(), float64(i % 3)}
+	}
+	var s Standardizer
+	require.NoError(t, s.Fit(X))
+	require.Len(t, s.logs, smallInts)
+	plain := func(v float64, j int) float64 { return (log1p(v) - s.Median[j]) / s.Scale[j] }
+	values := []float64{0, math.Copysign(0, -1), 1, 2, 3, 17, 1022, 1023, 1024, 1025, 1e6, 0.5, 1e-5, 3e-4,
+		1023.5, -1, -1e-9, math.MaxFloat64, 1 << 62, 1 << 63, -(1 << 63), math.SmallestNonzeroFloat64}
+	for range 2000 {
+		values = append(values, math.Floor(rng.Float64()*2048), rng.Float64()*2048, math.Exp(30*rng.Float64()))
+	}
+	dst := make([]float64, 3)
+	for _, v := range values {
+		s.Transform([]float64{v, v, v}, dst)
+		for j := range dst {
+			require.Equal(t, math.Float64bits(plain(v, j)), math.Float64bits(dst[j]), "feature %d, value %v", j, v)
+		}
+	}
+	// A literal without the table (as tests build them) takes the plain path.
+	lit := Standardizer{Median: s.Median, Scale: s.Scale}
+	for _, v := range values[:40] {
+		require.Equal(t, s.Transform([]float64{v, v, v}, nil), lit.Transform([]float64{v, v, v}, nil), "value %v", v)
+	}
+	// Decoding rebuilds the table.
+	b, err := json.Marshal(&s)
+	require.NoError(t, err)
+	var back Standardizer
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Len(t, back.logs, smallInts)
+}

@@ -27,6 +27,10 @@ type Config struct {
 	// IdleTTL evicts a VM (closing its incident) after this much event time
 	// without a row.
 	IdleTTL time.Duration
+	// DriftWindow is how many sampled rows (one scored row in 4) the
+	// escapement_feature_psi gauges cover; 0 = DefaultDriftWindow,
+	// negative disables them.
+	DriftWindow int
 }
 
 func (c Config) withDefaults() Config {

@@ -13,6 +13,12 @@ type metrics struct {
 
 	scored, stale, invalid      prometheus.Counter
 	opened, escalated, resolved prometheus.Counter
+
+	// Model in force (reload.go): info gauge and windows scored per version.
+	info       *prometheus.GaugeVec
+	byModel    *prometheus.CounterVec
+	modelRows  prometheus.Counter
+	infoLabels string
 }
 
 // Row results and record kinds (metric labels).
@@ -57,10 +63,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{0.5, 1, 2, 3, 4, 5, 6, 8, 10, 15},
 		}),
 	}
+	m.info = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "escapement_model_info",
+		Help: "The model version the scorer runs (value 1; the label changes on a hot reload).",
+	}, []string{"version"})
+	m.byModel = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "escapement_scoring_model_windows_total",
+		Help: "Windows scored, by the model version that scored them.",
+	}, []string{"version"})
 	m.scored, m.stale, m.invalid = m.rows.WithLabelValues(resultScored), m.rows.WithLabelValues(resultStale), m.rows.WithLabelValues(resultInvalid)
 	m.opened, m.escalated, m.resolved = m.records.WithLabelValues(kindOpen), m.records.WithLabelValues(kindEscalate), m.records.WithLabelValues(kindResolve)
 	if reg != nil {
-		reg.MustRegister(m.rows, m.anomalous, m.records, m.evictions, m.vms, m.incidents, m.ensemble)
+		reg.MustRegister(m.rows, m.anomalous, m.records, m.evictions, m.vms, m.incidents, m.ensemble, m.info, m.byModel)
 	}
 	return m
 }

@@ -51,6 +51,8 @@ type Scorer struct {
 
 	z, raw, p []float64     // scratch
 	grams     []stream.Gram // scratch
+
+	drift *driftMonitor // nil when disabled
 }
 
 type vmState struct {
@@ -108,7 +110,9 @@ func NewScorer(a *models.Artifact, cfg Config, logger *slog.Logger, reg promethe
 		vms: map[string]*vmState{},
 		z:   make([]float64, a.Standardizer.Dim()),
 		raw: make([]float64, n), p: make([]float64, n),
+		drift: newDriftMonitor(cfg.DriftWindow, reg),
 	}
+	s.m.use(a.Manifest.ModelVersion)
 	logger.Info("scorer ready", logModel, a.Manifest.ModelVersion, logThresh, th)
 	return s
 }
@@ -155,7 +159,9 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 	z := s.a.Standardizer.Transform(row.Values, s.z)
 	e := s.combine(row, st, z)
 	s.m.scored.Inc()
+	s.m.modelRows.Inc()
 	s.m.ensemble.Observe(e)
+	s.drift.observe(s.a.Drift, row.Values)
 
 	if e > s.threshold {
 		s.m.anomalous.Inc()

@@ -102,3 +102,12 @@ func streamName(s uint8) string {
 	}
 	return "exit"
 }
+
+// resetStreamStates gives every VM fresh states of the current model's
+// stream detectors (after a model switch: the old states belong to the old
+// model); the VMs warm up again.
+func (s *Scorer) resetStreamStates() {
+	for _, st := range s.vms {
+		st.states, st.held = s.a.NewStates(), nil
+	}
+}

@@ -12,4 +12,11 @@
 // after the scenario starts and is still open at its start; false alerts are
 // incidents on a VM with no active (non-placebo) scenario, reported per
 // VM-day of observation.
+//
+// Rank sorts per-window scores once for the AUCs, the ROC and PR curves and
+// the detection rate at a fixed per-window false-positive rate. FoldIncidents
+// folds one VM's alerting windows into incidents as the streaming scorer
+// does, so an evaluation can count what one detector alone (or any other
+// alert rule) would have raised. Package report renders an evaluation as one
+// self-contained HTML page.
 package training

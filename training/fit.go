@@ -14,6 +14,7 @@ import (
 
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
+	"github.com/escapement/escapement/models/drift"
 	"github.com/escapement/escapement/models/iforest"
 	"github.com/escapement/escapement/models/stream"
 	"github.com/escapement/escapement/models/zmax"
@@ -89,9 +90,35 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	if err != nil {
 		return nil, err
 	}
+	return FitSplit(train, held, names, cfg)
+}
 
+// FitSplit is Fit on rows already split into training and held-out
+// sequences (one per VM, in window order; the held-out ones calibrate), such
+// as a Sampler's. cfg.HoldoutBy is recorded, not applied.
+func FitSplit(train, held [][]features.Row, names []string, cfg TrainConfig) (*models.Artifact, error) {
+	if cfg.Platform == "" {
+		cfg.Platform = DefaultPlatform
+	}
+	if !slices.Contains(models.Platforms, cfg.Platform) {
+		return nil, fmt.Errorf("train: platform %q: use one of %v", cfg.Platform, models.Platforms)
+	}
+	nrows := 0
+	for _, seq := range append(slices.Clip(train), held...) {
+		nrows += len(seq)
+	}
+	if cfg.Window <= 0 {
+		var all []features.Row
+		for _, seq := range append(slices.Clip(train), held...) {
+			all = append(all, seq...)
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("train: %w", models.ErrEmpty)
+		}
+		cfg.Window = medianWindow(all)
+	}
 	a := &models.Artifact{Standardizer: &models.Standardizer{}}
-	X := make([][]float64, 0, len(rows))
+	X := make([][]float64, 0, nrows)
 	for _, seq := range train {
 		for _, r := range seq {
 			X = append(X, r.Values)
@@ -100,6 +127,11 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	if err := a.Standardizer.Fit(X); err != nil {
 		return nil, fmt.Errorf("train: standardizer: %w", err)
 	}
+	ref, err := drift.Fit(names, X, drift.DefaultBins)
+	if err != nil {
+		return nil, fmt.Errorf("train: drift reference: %w", err)
+	}
+	a.Drift = ref
 	Z := make([][]float64, len(X))
 	for i, x := range X {
 		Z[i] = a.Standardizer.Transform(x, nil)
@@ -204,8 +236,10 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 
 	params, _ := json.Marshal(cfg)
 	from, to := int64(math.MaxInt64), int64(math.MinInt64)
-	for _, r := range rows {
-		from, to = min(from, r.Start), max(to, r.End)
+	for _, seq := range append(slices.Clip(train), held...) {
+		for _, r := range seq {
+			from, to = min(from, r.Start), max(to, r.End)
+		}
 	}
 	a.Manifest.CreatedAt = time.Now().UTC().Truncate(time.Second)
 	a.Manifest.FeatureNames = slices.Clone(names)
@@ -214,7 +248,7 @@ func Fit(rows []features.Row, names []string, cfg TrainConfig) (*models.Artifact
 	a.Manifest.Params = params
 	a.Manifest.Training = models.TrainingInfo{
 		From: time.Unix(0, from).UTC(), To: time.Unix(0, to).UTC(),
-		Rows: len(X), VMs: len(train), HoldoutRows: len(rows) - len(X), HoldoutVMs: len(held),
+		Rows: len(X), VMs: len(train), HoldoutRows: nrows - len(X), HoldoutVMs: len(held),
 		HoldoutBy: cfg.HoldoutBy, Seeds: []uint64{cfg.Seed},
 	}
 	if err := a.Seal(); err != nil {

@@ -17,30 +17,49 @@ import (
 	"github.com/escapement/escapement/collectors/sim"
 	"github.com/escapement/escapement/datasets"
 	"github.com/escapement/escapement/features"
+	"github.com/escapement/escapement/models"
+	"github.com/escapement/escapement/models/stream"
 	"github.com/escapement/escapement/scoring"
 	"github.com/escapement/escapement/training"
 )
 
 // evalReport is what `escapement eval --json` prints.
 type evalReport struct {
-	Datasets            []string            `json:"datasets"`
-	Model               string              `json:"model"`
-	VMs                 int                 `json:"vms"`
-	VMDays              float64             `json:"vm_days"`
-	Windows             int                 `json:"windows"`
-	Incidents           int                 `json:"incidents"`
-	FalseAlerts         int                 `json:"false_alerts"`
-	FalseAlertsPerVMDay float64             `json:"false_alerts_per_vm_day"`
-	VMHours             float64             `json:"vm_hours"`
-	FalseAlertsPerVMHr  float64             `json:"false_alerts_per_vm_hour"`
-	Detected            int                 `json:"detected"`
-	Attacks             int                 `json:"attacks"`
-	DetectionRate       float64             `json:"detection_rate"`
-	MeanDelaySeconds    float64             `json:"mean_delay_seconds"`
-	ROCAUC              *float64            `json:"roc_auc"`
-	PRAUC               *float64            `json:"pr_auc"`
-	ByClass             map[string]*classRP `json:"by_class"`
-	Scenarios           []scenarioSummary   `json:"scenarios"`
+	Datasets            []string              `json:"datasets"`
+	Model               string                `json:"model"`
+	VMs                 int                   `json:"vms"`
+	VMDays              float64               `json:"vm_days"`
+	Windows             int                   `json:"windows"`
+	Incidents           int                   `json:"incidents"`
+	FalseAlerts         int                   `json:"false_alerts"`
+	FalseAlertsPerVMDay float64               `json:"false_alerts_per_vm_day"`
+	VMHours             float64               `json:"vm_hours"`
+	FalseAlertsPerVMHr  float64               `json:"false_alerts_per_vm_hour"`
+	Detected            int                   `json:"detected"`
+	Attacks             int                   `json:"attacks"`
+	DetectionRate       float64               `json:"detection_rate"`
+	MeanDelaySeconds    float64               `json:"mean_delay_seconds"`
+	ROCAUC              *float64              `json:"roc_auc"`
+	PRAUC               *float64              `json:"pr_auc"`
+	ROC                 []training.CurvePoint `json:"roc"`
+	PR                  []training.CurvePoint `json:"pr"`
+	AtFPR               []atFPR               `json:"detection_at_fpr"`
+	ByClass             map[string]*classRP   `json:"by_class"`
+	Scenarios           []scenarioSummary     `json:"scenarios"`
+	// Detectors compares each detector of the model alone with the
+	// ensemble (the last row).
+	Detectors []detectorEval `json:"detectors"`
+}
+
+// vmSeries is what eval keeps of one VM of one dataset: its windows in
+// order, the ensemble score and each detector's raw score.
+type vmSeries struct {
+	dataset, vm string
+	start, end  []int64
+	e           []float64
+	raw         [][]float64 // per detector
+	label       []bool
+	states      []stream.State // the stream detectors' state of the VM
 }
 
 type classRP struct {
@@ -56,7 +75,10 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var sc scoreFlags
 	sc.register(fs)
 	data := fs.String("data", "", "comma-separated dataset `directories` (features.parquet, labels.json, manifest.json)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
+	asJSON := fs.Bool("json", false, "print the report as JSON (it always holds the per-detector comparison and the curves)")
+	perDetector := fs.Bool("per-detector", false, "also print each detector of the model alone against the ensemble")
+	htmlOut := fs.String("report", "", "write a self-contained HTML report (curves, tables, per-VM score timelines) to `FILE`")
+	reportVMs := fs.Int("report-vms", 24, "VM timelines in the HTML report: VMs with scenarios or alerts first; 0 = every VM")
 	if err := parseFlags(fs, cfgFile, args); err != nil {
 		return err
 	}
@@ -68,29 +90,69 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	ev, err := evaluate(ctx, model, sc, dirs, stderr)
+	if err != nil {
+		return err
+	}
+	rep := ev.rep
+	if *htmlOut != "" {
+		if err := writeEvalHTML(*htmlOut, rep, ev.series, ev.incidents, ev.labels, *reportVMs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", *htmlOut)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.print(stdout)
+	if *perDetector {
+		printDetectors(stdout, rep.Detectors, rep.VMDays)
+	}
+	return nil
+}
+
+// evaluation is what evaluate measured, with what the report draws from.
+type evaluation struct {
+	rep       evalReport
+	series    []*vmSeries
+	incidents []training.Incident // the scorer's
+	labels    []datasets.Label    // placebos included
+	gap       int                 // the scorer's GapWindows
+}
+
+// evaluate scores the datasets in dirs with model and measures the result.
+func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs []string, stderr io.Writer) (evaluation, error) {
 	rep := evalReport{Datasets: dirs, Model: model.Manifest.ModelVersion, ByClass: map[string]*classRP{}, Scenarios: []scenarioSummary{}}
 	var all training.Report
 	var scores []float64
 	var labels []bool
 	var incidents []training.Incident
 	var scenarios []training.Scenario
+	var series []*vmSeries
+	var labelsOf []datasets.Label // every label, placebos included, for the report
+	rawAll := make([][]float64, model.NumDetectors())
+	seen := map[string]string{} // VM → dataset
 	window := time.Second
 	for _, dir := range dirs {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return evaluation{}, ctx.Err()
 		}
 		m, err := datasets.ReadManifest(dir)
 		if err != nil {
-			return err
+			return evaluation{}, err
 		}
 		if m.WindowSeconds > 0 {
 			window = time.Duration(m.WindowSeconds * float64(time.Second))
 		}
 		ls, err := datasets.ReadLabels(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+			return evaluation{}, err
 		}
 		byVM := map[string][]datasets.Label{}
+		labelsOf = append(labelsOf, ls...)
+		vms := map[string]*vmSeries{}
 		for _, l := range ls {
 			scenarios = append(scenarios, training.Scenario(l))
 			if !l.Placebo {
@@ -101,8 +163,9 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// unrelated.
 		scorer := scoring.NewScorer(model, sc.config(), nil, nil)
 		z := make([]float64, model.Standardizer.Dim())
-		raw := make([]float64, len(model.Detectors))
-		p := make([]float64, len(model.Detectors))
+		raw := make([]float64, model.NumDetectors())
+		p := make([]float64, model.NumDetectors())
+		var gs []stream.Gram
 		var recs []anomaly.Record
 		err = datasets.ReadFeatures(filepath.Join(dir, datasets.FeaturesFile), func(_ []string, rows []features.Row) error {
 			for _, r := range rows {
@@ -111,15 +174,42 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 					return err
 				}
 				recs = append(recs, out...)
+				vs := vms[r.VMID]
+				if vs == nil {
+					if prev, ok := seen[r.VMID]; ok {
+						return fmt.Errorf("VM %s is in both %s and %s: scenarios and incidents are matched by VM, so evaluate datasets of different simulator seeds (or fleets) together", r.VMID, prev, dir)
+					}
+					seen[r.VMID] = dir
+					vs = &vmSeries{dataset: dir, vm: r.VMID, raw: make([][]float64, len(raw)), states: model.NewStates()}
+					vms[r.VMID] = vs
+					series = append(series, vs)
+				}
+				// Per-window scores: the stream detectors see the VM's
+				// windows in order and learn those under the threshold.
 				model.Standardizer.Transform(r.Values, z)
-				scores = append(scores, model.Combine(z, raw, p))
-				labels = append(labels, insideScenario(r, byVM[r.VMID], 0))
+				gs = training.Grams(r.NGrams, gs)
+				w := stream.Window{Z: z, Grams: gs}
+				e := model.CombineStream(w, vs.states, raw, p)
+				if e <= scorer.Threshold() {
+					for _, st := range vs.states {
+						st.Learn(w)
+					}
+				}
+				in := insideScenario(r, byVM[r.VMID], 0)
+				scores = append(scores, e)
+				labels = append(labels, in)
+				vs.start, vs.end = append(vs.start, r.Start), append(vs.end, r.End)
+				vs.e, vs.label = append(vs.e, e), append(vs.label, in)
+				for i, v := range raw {
+					vs.raw[i] = append(vs.raw[i], v)
+					rawAll[i] = append(rawAll[i], v)
+				}
 				rep.Windows++
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("read %s: %w", dir, err)
+			return evaluation{}, fmt.Errorf("read %s: %w", dir, err)
 		}
 		recs = scorer.Expire(time.Unix(0, math.MaxInt64), recs)
 		incidents = append(incidents, training.IncidentsFromRecords(recs)...)
@@ -127,8 +217,22 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		rep.VMDays += float64(m.VMs) * m.DurationSeconds / 86400
 		fmt.Fprintf(stderr, "scored %s: %d windows so far\n", dir, rep.Windows)
 	}
-	all = training.Evaluate(training.EvalInput{Scenarios: scenarios, Incidents: incidents, Window: window,
-		VMDays: rep.VMDays, Scores: scores, Labels: labels})
+	evalIn := training.EvalInput{Scenarios: scenarios, Incidents: incidents, Window: window,
+		VMDays: rep.VMDays, Scores: scores, Labels: labels}
+	all = training.Evaluate(evalIn)
+	gap := scorerGap(sc.gapWindows)
+	for i, name := range model.DetectorNames() {
+		de := detectorEval{Name: name, Threshold: detectorThreshold(model, i, sc.budget)}
+		de.rankEval(rawAll[i], labels)
+		de.incidentEval(evalIn, foldAlone(series, i, de.Threshold, gap))
+		rep.Detectors = append(rep.Detectors, de)
+		rawAll[i] = nil
+	}
+	ens := detectorEval{Name: ensembleName, Threshold: scoring.NewScorer(model, sc.config(), nil, nil).Threshold()}
+	ens.rankEval(scores, labels)
+	ens.incidentEval(evalIn, incidents)
+	rep.Detectors = append(rep.Detectors, ens)
+	rep.ROC, rep.PR, rep.AtFPR = ens.ROC, ens.PR, ens.AtFPR
 	rep.Incidents = len(incidents)
 	rep.FalseAlerts, rep.FalseAlertsPerVMDay = all.FalseAlerts, all.FalseAlertsPerVMDay
 	rep.Detected, rep.Attacks, rep.DetectionRate = all.Detected, all.Attacks, all.DetectionRate
@@ -165,13 +269,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			cell[0]++
 		}
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.print(stdout)
-	return nil
+	return evaluation{rep: rep, series: series, incidents: incidents, labels: labelsOf, gap: gap}, nil
 }
 
 // insideScenario reports whether row r overlaps one of the labelled
@@ -193,6 +291,9 @@ func (r evalReport) print(w io.Writer) {
 	fmt.Fprintf(w, "false alerts per VM-hour %.2f over %.2f VM-hours\n", r.FalseAlertsPerVMHr, r.VMHours)
 	if r.ROCAUC != nil {
 		fmt.Fprintf(w, "per-window ROC-AUC %.3f, PR-AUC %.3f\n", *r.ROCAUC, *r.PRAUC)
+	}
+	for _, a := range r.AtFPR {
+		fmt.Fprintf(w, "per-window detection rate at %g%% false positives: %s\n", 100*a.FPR, num(a.DetectionRate))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nCLASS\tFLOOD DETECTED\tSTEALTHY DETECTED")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,4 +47,35 @@ func TestThresholdAtFPR(t *testing.T) {
 	thr := thresholdAtFPR(normal, 0.01)
 	require.Equal(t, 197.0, thr, "two normals (198, 199) above the threshold")
 	require.Equal(t, 0.01, exceeding(normal, thr))
+}
+
+func TestMeanRank(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sets [][]float64
+		want []float64
+	}{
+		{"one set", [][]float64{{0.3, 0.1, 0.2}}, []float64{1, 1.0 / 3, 2.0 / 3}},
+		{"ties share their mean rank", [][]float64{{5, 5, 1, 9}}, []float64{2.5 / 4, 2.5 / 4, 1.0 / 4, 1}},
+		{"scales do not matter", [][]float64{{1, 2, 3}, {300, 100, 200}}, []float64{2.0 / 3, 1.5 / 3, 2.5 / 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.InDeltaSlice(t, tc.want, meanRank(tc.sets), 1e-12)
+		})
+	}
+}
+
+func TestEvalADFADetectors(t *testing.T) {
+	dir := t.TempDir()
+	writeTrace(t, filepath.Join(dir, "Training_Data_Master", "UTD-0001.txt"), "1 2 3 4 1 2 3 4 ")
+	writeTrace(t, filepath.Join(dir, "Validation_Data_Master", "UVD-0001.txt"), "1 2 3 4 ")
+	writeTrace(t, filepath.Join(dir, "Attack_Data_Master", "Adduser_1", "UAD-Adduser-1-1.txt"), "4 3 9 ")
+	for _, d := range []string{"rnn-lm", "ngram-lm", "stide", "rnn+ngram"} {
+		var out bytes.Buffer
+		require.NoError(t, cmdEval(context.Background(), []string{"adfa-ld", "--detector", d, "--epochs", "2", dir}, &out, io.Discard), d)
+		require.Contains(t, out.String(), "detector "+d)
+		require.Contains(t, out.String(), "at 0.1% FPR")
+	}
+	err := cmdEval(context.Background(), []string{"adfa-ld", dir, "--detector", "lstm"}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, "rnn+ngram")
 }

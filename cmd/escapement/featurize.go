@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/escapement/escapement/datasets/archive"
 	"github.com/escapement/escapement/events"
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/transport"
@@ -36,11 +38,18 @@ func cmdFeaturize(ctx context.Context, args []string, _, stderr io.Writer) error
 	var kf kafkaFlags
 	var ff featurizeFlags
 	group := fs.String("group", "escapement-featurize", "consumer `group` the featurizers share")
+	archiveDir := fs.String("archive", "", "also archive the feature rows as Parquet under this `dir` (docs/archive.md): an archiver group member in this process")
+	archiveGroup := fs.String("archive-group", "escapement-archive", "consumer `group` of the --archive archiver")
+	archiveEvents := fs.String("archive-events", "", "also archive the raw events under this `dir` (another group member, group <archive-group>-events)")
+	archiveRoll := fs.Duration("archive-roll-interval", archive.DefaultRollInterval, "with --archive: rename open files into place (and commit their rows) this long after the first was opened")
 	of.register(fs, true)
 	kf.register(fs, "Kafka bootstrap `brokers`, host:port[,host:port] (required)")
 	ff.register(fs)
 	if err := parseFlags(fs, cfgFile, args); err != nil {
 		return err
+	}
+	if *archiveEvents != "" && *archiveEvents == *archiveDir {
+		return errors.New("--archive-events needs a directory of its own: one directory holds one kind of record")
 	}
 	rt, err := of.start("featurize", stderr)
 	if err != nil {
@@ -54,7 +63,28 @@ func cmdFeaturize(ctx context.Context, args []string, _, stderr io.Writer) error
 	if err := ensureTopics(ctx, kcfg, kf.partitions, rt.log); err != nil {
 		return err
 	}
-	return runFeaturizer(ctx, kcfg, *group, ff.config(), rt)
+	if *archiveDir == "" && *archiveEvents == "" {
+		return runFeaturizer(ctx, kcfg, *group, ff.config(), rt)
+	}
+	// The archiver is a second consumer group reading the features topic
+	// back, not a tap inside the featurizer: its exactly-once archive rests
+	// on Kafka offsets of that topic (file names, resume point), which rows
+	// still inside the featurizer do not have yet.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runFeaturizer(gctx, kcfg, *group, ff.config(), rt) })
+	if *archiveDir != "" {
+		g.Go(func() error {
+			return runArchiver(gctx, kcfg, archiveOptions{dir: *archiveDir, topic: features.Topic, group: *archiveGroup,
+				rollRows: archive.DefaultRollRows, rollInterval: *archiveRoll}, rt)
+		})
+	}
+	if *archiveEvents != "" {
+		g.Go(func() error {
+			return runArchiver(gctx, kcfg, archiveOptions{dir: *archiveEvents, topic: events.Topic, group: *archiveGroup + "-events",
+				rollRows: archive.DefaultRollRows, rollInterval: *archiveRoll, events: true}, rt)
+		})
+	}
+	return g.Wait()
 }
 
 // runFeaturizer runs one featurize group member until ctx is done.

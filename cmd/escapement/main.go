@@ -37,6 +37,7 @@ func commands() []command {
 		{"serve", "consume anomalies and serve the anomaly API", cmdServe},
 		{"train", "fit a model artifact from a Parquet dataset", cmdTrain},
 		{"eval", "evaluate a model on a labelled dataset", cmdEval},
+		{"model", "model registry: list versions, promote through the champion/challenger gate, roll back", cmdModel},
 		{"dataset", "generate labelled datasets (dataset generate)", cmdDataset},
 		{"lab", "real guests on /dev/kvm with benign or escape-technique workloads (lab run, lab list)", cmdLab},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {

@@ -44,6 +44,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ff.register(fs)
 	sf.register(fs, 10, 3)
 	sc.register(fs)
+	sc.registerRegistry(fs)
 	dataDir := fs.String("data-dir", defaultDataDir(), "`directory` where the embedded broker keeps its topics across restarts")
 	retention := fs.Duration("retention", 24*time.Hour, "embedded broker: drop topic data older than this")
 	retentionBytes := fs.Int64("retention-bytes", 256<<20, "embedded broker: most `bytes` kept per partition")

@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
 	"github.com/escapement/escapement/models/defaultmodel"
+	"github.com/escapement/escapement/models/registry"
 	"github.com/escapement/escapement/scoring"
 	"github.com/escapement/escapement/transport"
 )
@@ -21,6 +24,15 @@ type scoreFlags struct {
 	budget      float64
 	topFeatures int
 	gapWindows  int
+
+	// Hot reload (registerRegistry; score and run only).
+	registry       string
+	reloadInterval time.Duration
+}
+
+func (s *scoreFlags) registerRegistry(fs *flag.FlagSet) {
+	fs.StringVar(&s.registry, "registry", "", "model registry `directory`: score with its champion (unless --model) and switch to a new champion between batches")
+	fs.DurationVar(&s.reloadInterval, "reload-interval", scoring.DefaultWatchInterval, "how often to check the registry's champion pointer")
 }
 
 func (s *scoreFlags) register(fs *flag.FlagSet) {
@@ -31,6 +43,20 @@ func (s *scoreFlags) register(fs *flag.FlagSet) {
 }
 
 func (s *scoreFlags) load() (*models.Artifact, error) {
+	if s.model != "" && s.registry != "" {
+		return nil, errors.New("give --model or --registry, not both: with --registry the scorer runs the registry's champion")
+	}
+	if s.registry != "" {
+		reg, err := registry.Open(s.registry, nil)
+		if err != nil {
+			return nil, err
+		}
+		v, err := reg.Champion()
+		if err != nil {
+			return nil, err
+		}
+		return reg.Load(v, models.SchemaHash(features.Names()), features.Names())
+	}
 	if s.model == "" {
 		a, err := defaultmodel.Load(models.SchemaHash(features.Names()), features.Names())
 		if err != nil {
@@ -54,6 +80,7 @@ func cmdScore(ctx context.Context, args []string, _, stderr io.Writer) error {
 	of.register(fs, true)
 	kf.register(fs, "Kafka bootstrap `brokers`, host:port[,host:port] (required)")
 	sc.register(fs)
+	sc.registerRegistry(fs)
 	if err := parseFlags(fs, cfgFile, args); err != nil {
 		return err
 	}
@@ -90,6 +117,15 @@ func runScorer(ctx context.Context, kcfg transport.Config, group string, model *
 	stage := scoring.NewStage(scoring.StageConfig{Scorer: scorer, Producer: prod, DeadLetter: deadLetterFunc(prod, "score")}, rt.log, rt.reg)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return stage.Run(gctx) })
+	if sc.registry != "" {
+		reg, err := registry.Open(sc.registry, rt.log)
+		if err != nil {
+			return err
+		}
+		w := scoring.NewWatcher(scoring.WatchConfig{Registry: reg, Interval: sc.reloadInterval,
+			SchemaHash: models.SchemaHash(features.Names()), Names: features.Names()}, stage, rt.log, rt.reg)
+		g.Go(func() error { return w.Run(gctx) })
+	}
 	g.Go(func() error {
 		return runGroup(gctx, kcfg, transport.GroupConfig{GroupID: group, Topics: []string{features.Topic}}, stage, rt)
 	})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/escapement/escapement/datasets"
+	"github.com/escapement/escapement/datasets/archive"
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
 	"github.com/escapement/escapement/models/defaultmodel"
@@ -27,8 +28,10 @@ const (
 )
 
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, cfgFile := newFlagSet("train", "Fit the detector ensemble on the benign windows of one or more datasets (escapement dataset generate)\nand write a versioned model artifact. Windows inside labelled scenarios are left out; placebos are kept.", stderr)
-	data := fs.String("data", "", "comma-separated dataset `directories` holding features.parquet (and labels.json)")
+	fs, cfgFile := newFlagSet("train", "Fit the detector ensemble on the benign windows of one or more datasets (escapement dataset generate)\nand write a versioned model artifact. Windows inside labelled scenarios are left out; placebos are kept.\nWith --data on a feature archive (escapement archive), it streams the range --since..--until with bounded\nmemory, leaves out incidents (--store) and labelled attacks (--labels) and writes a model card (docs/retraining.md).", stderr)
+	data := fs.String("data", "", "comma-separated dataset `directories` holding features.parquet (and labels.json), or one feature archive directory")
+	var af archiveTrainFlags
+	af.register(fs)
 	out := fs.String("out", "", "artifact `directory` to write (required unless --default-model)")
 	seed := fs.Uint64("seed", 1, "training `seed`")
 	trees := fs.Int("trees", 100, "isolation forest trees")
@@ -78,6 +81,13 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(dirs) == 0 || *out == "" {
 		return errors.New("train needs --data DIR[,DIR] and --out DIR (or --default-model)")
 	}
+	if len(dirs) == 1 && archive.IsArchive(dirs[0]) {
+		return trainArchive(dirs[0], *out, af, training.TrainConfig{Seed: *seed, Trees: *trees, Subsample: *subsample,
+			HoldoutFraction: *holdout, Budget: *budget, Platform: *platform, SchemaHash: models.SchemaHash(features.Names())}, stdout, stderr)
+	}
+	if af.since != "" || af.until != "" || af.store != "" {
+		return errors.New("--since, --until and --store apply to a feature archive; --data names dataset directories (use their labels.json)")
+	}
 	began := time.Now()
 	rows, info, err := loadTrainingRows(dirs, stderr)
 	if err != nil {
@@ -95,6 +105,11 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := a.Save(*out); err != nil {
 		return err
+	}
+	if !*defModel {
+		if err := writeDatasetCard(a, rows, info, strings.Join(dirs, ","), af.previous, *out, stderr); err != nil {
+			return err
+		}
 	}
 	al := a.Manifest.Calibration.Alert
 	fmt.Fprintf(stdout, "wrote model %s to %s in %s: %d windows, threshold %.3f (%s tail) for %.2g false incidents per VM-day, calibrated on %.1f held-out VM-days\n",

@@ -44,6 +44,10 @@ type Config struct {
 	// Names are the feature names of the rows, in Row.Values order. Default
 	// features.Names().
 	Names []string
+	// Events archives raw events (escapement.events.v1 messages), filed by
+	// event time, instead of feature rows; Names is then unused. One
+	// directory holds one kind.
+	Events bool
 	// Now is the clock of the interval rolls. Default time.Now.
 	Now func() time.Time
 }
@@ -73,35 +77,31 @@ type partition struct {
 	rows   int
 	since  time.Time // when the first open file was opened
 	gone   bool      // revoked: Run must leave it alone
-	dec    []features.Row
+	dec    records   // scratch of the current message
 }
 
 // openFile is one file being written: the rows of one hour.
 type openFile struct {
 	rel, tmp string // directory relative to the root; temporary path
 	f        *os.File
-	w        *datasets.FeatureWriter
+	w        recordFile // nil once closed
 	lo, hi   int64
-	// buf holds rows until a full row group: the Parquet writer is slow
-	// with many small writes into one buffered row group.
-	buf []features.Row
 }
 
-// writeBatch is the rows handed to the Parquet writer at once: one row
-// group.
-const writeBatch = datasets.RowGroupFeatures
-
-// flush writes f's buffered rows.
+// flush writes f's buffered records.
 func (f *openFile) flush() error {
-	if len(f.buf) == 0 {
-		return nil
-	}
-	if err := f.w.Write(f.buf); err != nil {
+	if err := f.w.flush(); err != nil {
 		return fmt.Errorf("archive: write %s: %w", f.tmp, err)
 	}
-	clear(f.buf)
-	f.buf = f.buf[:0]
 	return nil
+}
+
+// newRecords returns an empty scratch of the archived kind.
+func (a *Archiver) newRecords() records {
+	if a.cfg.Events {
+		return &eventRecords{}
+	}
+	return &featureRecords{names: a.cfg.Names}
 }
 
 // New returns an Archiver writing under cfg.Dir. logger and reg may be nil.
@@ -134,13 +134,18 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Archiver,
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "escapement", Subsystem: "archive", Name: name, Help: help})
 	}
 	m := metrics{
-		rows:        counter("rows_total", "Feature rows written to archive files that were renamed into place."),
+		rows:        counter("rows_total", "Rows (feature rows or events, by kind) written to archive files that were renamed into place."),
 		files:       counter("files_total", "Archive files renamed into place."),
 		skipped:     counter("skipped_messages_total", "Messages skipped because the archive already holds them."),
 		deadLetters: counter("dead_letters_total", "Messages sent to the dead-letter handler."),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rows, m.files, m.skipped, m.deadLetters)
+		// A feature archiver and an event archiver may share a process.
+		kind := "features"
+		if cfg.Events {
+			kind = "events"
+		}
+		prometheus.WrapRegistererWith(prometheus.Labels{"kind": kind}, reg).MustRegister(m.rows, m.files, m.skipped, m.deadLetters)
 	}
 	return &Archiver{cfg: cfg, log: logger, m: m, parts: make(map[transport.TopicPartition]*partition)}, nil
 }
@@ -167,7 +172,7 @@ func (a *Archiver) part(tp transport.TopicPartition) (*partition, error) {
 		return nil, err
 	}
 	a.log.Info("archive partition assigned", "topic", tp.Topic, "partition", tp.Partition, "resume_after", resume)
-	p := &partition{tp: tp, resume: resume, open: make(map[int64]*openFile)}
+	p := &partition{tp: tp, resume: resume, open: make(map[int64]*openFile), dec: a.newRecords()}
 	a.parts[tp] = p
 	return p, nil
 }
@@ -186,27 +191,17 @@ func (a *Archiver) Handle(ctx context.Context, d transport.Delivery) error {
 		a.m.skipped.Inc()
 		return nil
 	}
-	rows, err := features.DecodeRows(m.Value, p.dec[:0])
-	p.dec = rows
-	if err == nil {
-		for i := range rows {
-			if len(rows[i].Values) != len(a.cfg.Names) {
-				err = fmt.Errorf("row %d has %d values for %d feature names", i, len(rows[i].Values), len(a.cfg.Names))
-				break
-			}
-		}
-	}
-	if err != nil {
+	if err := p.dec.decode(m.Value); err != nil {
 		return a.deadLetter(ctx, m, err)
 	}
-	if len(rows) > 0 {
-		if err := a.write(p, m.Offset, rows); err != nil {
+	if p.dec.len() > 0 {
+		if err := a.write(p, m.Offset, p.dec); err != nil {
 			return err
 		}
 		d.Retain()
 		p.held = append(p.held, d)
 	}
-	clear(rows) // drop string references until the next message
+	p.dec.clear() // drop string references until the next message
 	if p.rows >= a.cfg.RollRows || (len(p.open) > 0 && a.cfg.Now().Sub(p.since) >= a.cfg.RollInterval) {
 		return a.roll(p)
 	}
@@ -225,22 +220,21 @@ func (a *Archiver) deadLetter(ctx context.Context, m *transport.Message, err err
 	return nil
 }
 
-// write appends rows of the message at offset to the files of their hours.
-// p.mu is held.
-func (a *Archiver) write(p *partition, offset int64, rows []features.Row) error {
-	sort.SliceStable(rows, func(i, j int) bool { return HourOf(rows[i].Start).Before(HourOf(rows[j].Start)) })
-	for i := 0; i < len(rows); {
-		h := HourOf(rows[i].Start)
+// write appends the records of the message at offset to the files of their
+// hours. p.mu is held.
+func (a *Archiver) write(p *partition, offset int64, rs records) error {
+	rs.sortByHour()
+	for i := 0; i < rs.len(); {
+		h := HourOf(rs.start(i))
 		j := i + 1
-		for j < len(rows) && HourOf(rows[j].Start).Equal(h) {
+		for j < rs.len() && HourOf(rs.start(j)).Equal(h) {
 			j++
 		}
-		f, err := a.file(p, rows[i].Start, offset)
+		f, err := a.file(p, rs.start(i), offset)
 		if err != nil {
 			return err
 		}
-		f.buf = append(f.buf, rows[i:j]...)
-		if len(f.buf) >= writeBatch {
+		if f.w.take(rs, i, j) {
 			if err := f.flush(); err != nil {
 				return err
 			}
@@ -268,7 +262,7 @@ func (a *Archiver) file(p *partition, start, offset int64) (*openFile, error) {
 		return nil, fmt.Errorf("archive: create %s: %w (check space and permissions)", tmp, err)
 	}
 	// The writer must not close fh: roll syncs it after the footer.
-	w, err := datasets.NewFeatureWriter(struct{ io.Writer }{fh}, a.cfg.Names)
+	w, err := p.dec.newFile(struct{ io.Writer }{fh})
 	if err != nil {
 		fh.Close()
 		return nil, err
@@ -306,7 +300,7 @@ func (a *Archiver) roll(p *partition) error {
 			if err := f.flush(); err != nil {
 				return err
 			}
-			if err := f.w.Close(); err != nil {
+			if err := f.w.close(); err != nil {
 				return fmt.Errorf("archive: finish %s: %w", f.tmp, err)
 			}
 			f.w = nil

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/escapement/escapement/datasets"
@@ -60,14 +61,35 @@ func Files(dir string, since, until time.Time) ([]string, error) {
 // names; fn's error stops the read and is returned. The rows passed to fn
 // are valid only during the call.
 func Read(dir string, since, until time.Time, fn func(names []string, rows []features.Row) error) error {
+	return ReadWith(dir, since, until, datasets.ReadOptions{NGrams: true, Host: true}, nil, fn)
+}
+
+// ReadWith is Read with column projection: only the columns opts asks for
+// are read (vm_id, window start and end and the features always), and row
+// groups whose window starts lie outside the range are skipped by their
+// statistics. opts.Since and opts.Until are set from since and until. It adds
+// what it read to st when not nil.
+func ReadWith(dir string, since, until time.Time, opts datasets.ReadOptions, st *datasets.ReadStats, fn func(names []string, rows []features.Row) error) error {
 	paths, err := Files(dir, since, until)
 	if err != nil {
 		return err
 	}
+	return ReadFiles(paths, since, until, opts, st, fn)
+}
+
+// ReadFiles is ReadWith on archive files already listed (by Files).
+func ReadFiles(paths []string, since, until time.Time, opts datasets.ReadOptions, st *datasets.ReadStats, fn func(names []string, rows []features.Row) error) error {
+	opts.Since, opts.Until = 0, 0
+	if !since.IsZero() {
+		opts.Since = since.UnixNano()
+	}
+	if !until.IsZero() {
+		opts.Until = until.UnixNano()
+	}
 	var first []string
 	var kept []features.Row
 	for _, p := range paths {
-		err := datasets.ReadFeatures(p, func(names []string, rows []features.Row) error {
+		err := datasets.ReadFeaturesWith(p, opts, st, func(names []string, rows []features.Row) error {
 			if first == nil {
 				first = names
 			} else if !slices.Equal(first, names) {
@@ -75,7 +97,7 @@ func Read(dir string, since, until time.Time, fn func(names []string, rows []fea
 			}
 			kept = kept[:0]
 			for _, r := range rows {
-				if (since.IsZero() || r.Start >= since.UnixNano()) && (until.IsZero() || r.Start < until.UnixNano()) {
+				if (opts.Since == 0 || r.Start >= opts.Since) && (opts.Until == 0 || r.Start < opts.Until) {
 					kept = append(kept, r)
 				}
 			}
@@ -89,4 +111,23 @@ func Read(dir string, since, until time.Time, fn func(names []string, rows []fea
 		}
 	}
 	return nil
+}
+
+// IsArchive reports whether dir is laid out as an archive (it holds a
+// date=YYYY-MM-DD directory or the rolls directory) rather than a dataset
+// directory.
+func IsArchive(dir string) bool {
+	if fi, err := os.Stat(filepath.Join(dir, RollsDir)); err == nil && fi.IsDir() {
+		return true
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), datePrefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/escapement/escapement/models/detectortest"
 	"github.com/escapement/escapement/models/iforest"
 	"github.com/escapement/escapement/models/ngram"
+	"github.com/escapement/escapement/models/rnnlm"
 	"github.com/escapement/escapement/models/seq"
 	"github.com/escapement/escapement/models/stream"
 	"github.com/escapement/escapement/models/vmbase"
@@ -35,6 +36,7 @@ func TestSequenceModels(t *testing.T) {
 		{seq.StideName, func() detectortest.SequenceModel { return seq.NewStide(4) }},
 		{seq.LMName, func() detectortest.SequenceModel { return seq.NewLM() }},
 		{seq.LMName + "-window", func() detectortest.SequenceModel { return &seq.LM{N: 3, Agg: seq.AggWindow, Window: 10} }},
+		{rnnlm.Name, func() detectortest.SequenceModel { return &rnnlm.LM{Embed: 8, Hidden: 16, Epochs: 2, Seed: 1} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) { detectortest.RunSequence(t, tc.new) })
 	}

@@ -218,32 +218,28 @@ func (f *Forest) PathLength(x []float64) float64 {
 	ni, nl, h := 1<<f.height-1, 1<<f.height, f.height
 	splits, leaves := f.splits, f.leaves
 	var sum float64
-	t := 0
-	// lanes trees at a time: independent chains the CPU overlaps.
-	const lanes = 8
-	for ; t+lanes <= f.Trees; t += lanes {
+	// Up to lanes trees at a time: independent chains of loads the CPU
+	// overlaps (the forest does not fit in L1, so a walk waits on memory;
+	// 16 chains were measured faster than 8). Leaves are summed in tree
+	// order whatever the grouping, so the result does not depend on it.
+	for t := 0; t < f.Trees; t += lanes {
+		m := min(lanes, f.Trees-t)
 		var at [lanes]int
 		for range h {
-			for k := range lanes {
+			for k := range m {
 				n := splits[(t+k)*ni+at[k]]
 				at[k] = 2*at[k] + 1 + b2i(x[n.feature] >= float64(n.value))
 			}
 		}
-		for k := range lanes {
+		for k := range m {
 			sum += float64(leaves[(t+k)*nl+at[k]-ni])
 		}
 	}
-	for ; t < f.Trees; t++ {
-		s := splits[t*ni : (t+1)*ni]
-		i := 0
-		for range h {
-			n := s[i]
-			i = 2*i + 1 + b2i(x[n.feature] >= float64(n.value))
-		}
-		sum += float64(leaves[t*nl+i-ni])
-	}
 	return sum / float64(f.Trees)
 }
+
+// lanes is how many trees PathLength walks at once.
+const lanes = 16
 
 func b2i(b bool) int {
 	if b {

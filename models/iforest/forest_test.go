@@ -210,3 +210,37 @@ func cpuSeconds() float64 {
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
+
+// referencePathLength walks one tree at a time in the stored layout: the
+// definition the interleaved walk of PathLength must match bit for bit.
+func referencePathLength(f *Forest, x []float64) float64 {
+	ni, nl := 1<<f.height-1, 1<<f.height
+	var sum float64
+	for t := range f.Trees {
+		i := 0
+		for range f.height {
+			n := f.splits[t*ni+i]
+			i = 2*i + 1 + b2i(x[n.feature] >= float64(n.value))
+		}
+		sum += float64(f.leaves[t*nl+i-ni])
+	}
+	return sum / float64(f.Trees)
+}
+
+func TestPathLengthMatchesOneTreeAtATime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	X := gaussian(rng, 2000, 9)
+	probes := append(gaussian(rng, 300, 9), make([]float64, 9))
+	for _, p := range probes[:50] {
+		for j := range p {
+			p[j] *= 1e3 // outside the training range
+		}
+	}
+	for _, trees := range []int{1, 7, lanes, lanes + 1, 2*lanes - 1, 100} {
+		f := New(trees, 64)
+		require.NoError(t, f.Fit(X, rand.New(rand.NewPCG(1, uint64(trees)))))
+		for _, p := range append(probes, X[:200]...) {
+			require.Equal(t, math.Float64bits(referencePathLength(f, p)), math.Float64bits(f.PathLength(p)), "%d trees", trees)
+		}
+	}
+}

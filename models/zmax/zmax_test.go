@@ -3,6 +3,7 @@ package zmax
 import (
 	"math"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -70,4 +71,36 @@ func FuzzUnmarshal(f *testing.F) {
 			_ = e.Score(make([]float64, e.Dim()))
 		}
 	})
+}
+
+func BenchmarkScore(b *testing.B) {
+	// 53 features, as the simulator's catalog has.
+	const dim = 53
+	rng := rand.New(rand.NewPCG(3, 3))
+	X := make([][]float64, 4096)
+	for i := range X {
+		X[i] = make([]float64, dim)
+		for j := range X[i] {
+			X[i][j] = rng.NormFloat64()
+		}
+	}
+	d := New()
+	require.NoError(b, d.Fit(X, nil))
+	var sink float64
+	cpu := cpuSeconds()
+	for i := 0; b.Loop(); i++ {
+		sink += d.Score(X[i%len(X)])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "vectors/s")
+	b.ReportMetric(float64(b.N)/(cpuSeconds()-cpu), "vectors/cpu-s")
+	_ = sink
+}
+
+// cpuSeconds is the user+system CPU time of the process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
