@@ -21,8 +21,10 @@ func (s *Scorer) combine(row features.Row, st *vmState, z []float64) float64 {
 		return s.a.Combine(z, s.raw, s.p)
 	}
 	s.grams = s.grams[:0]
-	for _, g := range row.NGrams {
-		s.grams = append(s.grams, stream.Gram{Hash: g.Hash, Count: g.Count})
+	if s.readsGrams() {
+		for _, g := range row.NGrams {
+			s.grams = append(s.grams, stream.Gram{Hash: g.Hash, Count: g.Count})
+		}
 	}
 	return s.a.CombineStream(stream.Window{Z: z, Grams: s.grams}, st.states, s.raw, s.p)
 }
@@ -110,4 +112,15 @@ func (s *Scorer) resetStreamStates() {
 	for _, st := range s.vms {
 		st.states, st.held = s.a.NewStates(), nil
 	}
+}
+
+// readsGrams reports whether a stream detector of the model reads the n-gram
+// sketch (the conversion is skipped otherwise).
+func (s *Scorer) readsGrams() bool {
+	for _, d := range s.a.Stream {
+		if stream.ReadsGrams(d) {
+			return true
+		}
+	}
+	return false
 }

@@ -164,6 +164,9 @@ func (d *Detector) ScoreGrams(gs []stream.Gram) float64 {
 	return best
 }
 
+// ReadsGrams implements stream.GramReader: the detector reads the sketch.
+func (d *Detector) ReadsGrams() bool { return true }
+
 // NewState returns the (stateless) scorer of a VM.
 func (d *Detector) NewState() stream.State {
 	if d.keys == nil {

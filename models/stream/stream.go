@@ -63,3 +63,15 @@ type Evidence struct {
 	Score    float64 // the item's contribution in the detector's units
 	Gram     Gram    // the n-gram, when Feature is -1
 }
+
+// GramReader is implemented by detectors that read the n-gram sketch; the
+// scorer skips converting the sketch when no detector of the model does.
+type GramReader interface {
+	ReadsGrams() bool
+}
+
+// ReadsGrams reports whether d reads Window.Grams.
+func ReadsGrams(d Detector) bool {
+	g, ok := d.(GramReader)
+	return ok && g.ReadsGrams()
+}

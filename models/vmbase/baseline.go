@@ -160,23 +160,18 @@ func (s *State) score(z []float64) (float64, int) {
 	if s.n < d.Warmup {
 		return 0, -1
 	}
-	var rise, act [MaxGroups]float64
+	var rise [MaxGroups]float64
 	el := s.el[:2*d.dim]
 	for _, j := range d.active {
-		g := d.Group[j] & (MaxGroups - 1)
 		sc := d.Scale[j]
 		l := z[j]*sc + d.Median[j]
-		e := float64(el[2*j])
-		if r := l - e; r > 0 {
-			if e > sc {
+		if r := l - float64(el[2*j]); r > 0 {
+			if e := float64(el[2*j]); e > sc {
 				r /= e // the VM used the primitive: measure against its own level
 			} else {
 				r *= d.inv[j]
 			}
-			rise[g] += r
-		}
-		if a := (l - float64(el[2*j+1])) * d.inv[j]; a > act[g] {
-			act[g] = a
+			rise[d.Group[j]&(MaxGroups-1)] += r
 		}
 	}
 	best := 0
@@ -186,7 +181,15 @@ func (s *State) score(z []float64) (float64, int) {
 		}
 	}
 	if rise[best] <= d.Slack {
-		return 0, -1
+		return 0, -1 // the common case: no second pass
+	}
+	var act [MaxGroups]float64
+	for _, j := range d.active {
+		g := d.Group[j] & (MaxGroups - 1)
+		l := z[j]*d.Scale[j] + d.Median[j]
+		if a := (l - float64(el[2*j+1])) * d.inv[j]; a > act[g] {
+			act[g] = a
+		}
 	}
 	var pen float64
 	for g := range d.ngroups {
