@@ -15,6 +15,7 @@ import (
 
 	"github.com/escapement/escapement/models/autoencoder"
 	"github.com/escapement/escapement/models/drift"
+	"github.com/escapement/escapement/models/hst"
 	"github.com/escapement/escapement/models/iforest"
 	"github.com/escapement/escapement/models/stream"
 	"github.com/escapement/escapement/models/zmax"
@@ -114,8 +115,10 @@ func NewDetector(name string) (Detector, error) {
 		return zmax.New(), nil
 	case autoencoder.Name:
 		return autoencoder.New(), nil
+	case hst.Name:
+		return hst.New(), nil
 	}
-	return nil, fmt.Errorf("unknown detector %q: this build knows %s, %s, %s; upgrade escapement", name, iforest.Name, zmax.Name, autoencoder.Name)
+	return nil, fmt.Errorf("unknown detector %q: this build knows %s, %s, %s, %s; upgrade escapement", name, iforest.Name, zmax.Name, autoencoder.Name, hst.Name)
 }
 
 // Seal fills the derived manifest fields (format, schema hash if empty,

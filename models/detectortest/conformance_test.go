@@ -6,6 +6,7 @@ import (
 	"github.com/escapement/escapement/models"
 	"github.com/escapement/escapement/models/autoencoder"
 	"github.com/escapement/escapement/models/detectortest"
+	"github.com/escapement/escapement/models/hst"
 	"github.com/escapement/escapement/models/iforest"
 	"github.com/escapement/escapement/models/ngram"
 	"github.com/escapement/escapement/models/rnnlm"
@@ -23,6 +24,7 @@ func TestDetectors(t *testing.T) {
 		{iforest.Name, func() models.Detector { return iforest.New(50, 128) }},
 		{zmax.Name, func() models.Detector { return zmax.New() }},
 		{autoencoder.Name, func() models.Detector { return &autoencoder.Detector{Steps: 200} }},
+		{hst.Name, func() models.Detector { return &hst.Detector{Trees: 10, Depth: 8} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) { detectortest.Run(t, tc.new) })
 	}
