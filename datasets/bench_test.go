@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/escapement/escapement/collectors/sim"
+	"github.com/escapement/escapement/events"
 	"github.com/escapement/escapement/features"
 )
 
@@ -88,4 +89,37 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWriteEvents writes the events of a small simulated fleet (3 VMs
+// for 20 s) one row group at a time and reports events per CPU second and
+// the file size per event.
+func BenchmarkWriteEvents(b *testing.B) {
+	fleet, err := sim.New(sim.Config{Seed: 7, VMs: 3, Duration: 20 * time.Second})
+	require.NoError(b, err)
+	var evs []events.Event
+	require.NoError(b, fleet.Step(fleet.End(), func(batch []events.Event) error {
+		evs = append(evs, batch...)
+		return nil
+	}))
+	path := filepath.Join(b.TempDir(), "e.parquet")
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for range b.N {
+		f, err := os.Create(path)
+		require.NoError(b, err)
+		w, err := NewEventWriter(struct{ io.Writer }{f})
+		require.NoError(b, err)
+		for i := 0; i < len(evs); i += RowGroupEvents {
+			require.NoError(b, w.Write(evs[i:min(i+RowGroupEvents, len(evs))]))
+		}
+		require.NoError(b, w.Close())
+		require.NoError(b, f.Close())
+	}
+	cpu := cpuTime() - cpu0
+	b.StopTimer()
+	st, err := os.Stat(path)
+	require.NoError(b, err)
+	b.ReportMetric(float64(b.N*len(evs))/cpu.Seconds(), "events/cpu-s")
+	b.ReportMetric(float64(st.Size())/float64(len(evs)), "B/event")
 }

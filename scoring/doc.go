@@ -22,6 +22,10 @@
 // than the last window seen for their VM (at-least-once duplicates) are
 // dropped.
 //
+// When the artifact carries a drift reference, one scored row in four feeds
+// a sliding window whose per-feature PSI against the training data is
+// exported as escapement_feature_psi{feature} (Config.DriftWindow).
+//
 // Per-VM state is a few words plus the open incident; VMs idle for
 // Config.IdleTTL of event time are evicted (closing their incident) and at
 // most Config.MaxVMs are tracked. A Scorer is not safe for concurrent use:

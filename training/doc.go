@@ -7,6 +7,15 @@
 // model did not learn) or, with few VMs, by time (the last part of every
 // VM's rows). All randomness comes from TrainConfig.Seed.
 //
+// StreamFit does the same on a stream too large to hold (an archive range):
+// a Sampler keeps a seeded reservoir sample of bounded size on each side of
+// the split by VM hash, Exclusions leave out windows of incidents, analysts'
+// true positives and labelled attacks (counted by reason), and FitSplit fits
+// and calibrates on the sample. Every fitted artifact carries the drift
+// reference of its training rows (models/drift); BuildCard describes a model
+// (data, counts, per-detector calibration, expected alert rate, PSI against
+// the previous model) as model-card.json and model-card.md.
+//
 // Evaluate scores detection the way the targets are stated: a scenario is
 // detected when an incident on its VM opens no later than three windows
 // after the scenario starts and is still open at its start; false alerts are

@@ -21,12 +21,16 @@ type Span struct {
 	VMID       string
 	Start, End time.Time
 	Reason     string
+	// LeadWindows also leaves out this many windows before Start: an
+	// incident's first anomalous window is not its attack's first one.
+	LeadWindows int64
 }
 
 // Exclusions answers whether a window lies inside one of its spans. A window
-// [start, end) is inside a span when it overlaps [Start, End + Slack·window
-// length): the few windows after an incident's last anomalous one are still
-// the attack's (as the evaluator's DetectionWindows).
+// [start, end) is inside a span when it overlaps [Start − LeadWindows·window
+// length, End + SlackWindows·window length): the few windows after an
+// incident's last anomalous one are still the attack's (as the evaluator's
+// DetectionWindows).
 type Exclusions struct {
 	byVM map[string][]Span
 	// SlackWindows is the number of windows after a span's end still
@@ -65,11 +69,12 @@ func (e *Exclusions) Reason(r *features.Row) string {
 	if len(ss) == 0 {
 		return ""
 	}
-	slack := e.SlackWindows * (r.End - r.Start)
+	win := r.End - r.Start
+	slack := e.SlackWindows * win
 	reason := ""
 	for _, s := range ss {
-		if s.Start.UnixNano() >= r.End {
-			break // sorted by start: the rest begin later
+		if s.Start.UnixNano()-s.LeadWindows*win >= r.End {
+			continue
 		}
 		if r.Start < s.End.UnixNano()+slack && (reason == "" || rank(s.Reason) < rank(reason)) {
 			reason = s.Reason

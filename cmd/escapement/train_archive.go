@@ -67,12 +67,12 @@ func exclusions(store, labels string, stderr io.Writer) (*training.Exclusions, e
 			switch in.Verdict {
 			case anomaly.VerdictTruePositive:
 				tp++
-				spans = append(spans, training.Span{VMID: in.VMID, Start: in.FirstSeen, End: in.LastSeen, Reason: training.ReasonTruePositive})
+				spans = append(spans, training.Span{VMID: in.VMID, Start: in.FirstSeen, End: in.LastSeen, Reason: training.ReasonTruePositive, LeadWindows: training.DetectionWindows})
 			case anomaly.VerdictFalsePositive:
 				fp++ // benign by the analyst's word: keep, so the model learns it
 			default:
 				open++
-				spans = append(spans, training.Span{VMID: in.VMID, Start: in.FirstSeen, End: in.LastSeen, Reason: training.ReasonIncident})
+				spans = append(spans, training.Span{VMID: in.VMID, Start: in.FirstSeen, End: in.LastSeen, Reason: training.ReasonIncident, LeadWindows: training.DetectionWindows})
 			}
 		}
 		fmt.Fprintf(stderr, "store %s: %d incidents: %d true positive and %d without a verdict left out, %d false positive kept\n", store, len(incidents), tp, open, fp)

@@ -95,17 +95,18 @@ func TestTrainOnArchive(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &card))
 	require.Equal(t, int64(45*60*8), card.Rows.Read, "45 minutes of 8 VMs in range")
-	// last_seen is the end of the last anomalous window: 9 windows of the
-	// incident and 3 of slack on each of vm-1 and vm-2.
-	require.Equal(t, map[string]int64{training.ReasonTruePositive: 12, training.ReasonIncident: 12}, card.Rows.Excluded)
-	require.Equal(t, card.Rows.Read-24, card.Rows.Kept)
+	// last_seen is the end of the last anomalous window: 3 windows of lead,
+	// 9 of the incident and 3 of slack on each of vm-1 and vm-2.
+	require.Equal(t, map[string]int64{training.ReasonTruePositive: 15, training.ReasonIncident: 15}, card.Rows.Excluded)
+	require.Equal(t, card.Rows.Read-30, card.Rows.Kept)
 	require.Equal(t, 5000, card.Rows.Fitted)
 	require.LessOrEqual(t, card.Rows.HeldOut, 4000)
 	require.Equal(t, time.Date(2026, 11, 27, 5, 40, 0, 0, time.UTC), card.Data.From)
-	require.NotNil(t, card.Drift, "the built-in model has a drift reference: the card compares with it")
+	require.NotNil(t, card.Drift, "compared with the built-in model's reference")
+	require.Equal(t, defaultModelVersion(t), card.Drift.PreviousVersion)
 	require.FileExists(t, filepath.Join(out, training.CardMarkdown))
 
-	// The previous model now has a reference: the card compares.
+	// Against the model just trained: the same fleet, so no drift.
 	out2 := filepath.Join(t.TempDir(), "model2")
 	stderr.Reset()
 	require.NoError(t, cmdTrain(ctx, []string{"--data", dir, "--out", out2, "--trees", "20", "--previous", out,
@@ -119,4 +120,12 @@ func TestTrainOnArchive(t *testing.T) {
 
 	err = cmdTrain(ctx, []string{"--data", dir, "--out", out2, "--since", "2026-11-28T00:00:00Z"}, &stdout, &stderr)
 	require.ErrorContains(t, err, "no files with window starts")
+}
+
+func defaultModelVersion(t *testing.T) string {
+	t.Helper()
+	a, err := loadPrevious("")
+	require.NoError(t, err)
+	require.NotNil(t, a.Drift, "the built-in model carries its drift reference")
+	return a.Manifest.ModelVersion
 }

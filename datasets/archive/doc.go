@@ -1,4 +1,4 @@
-// Package archive keeps a consumed topic of feature rows as Parquet files on
+// Package archive keeps a consumed topic of feature rows (or events) as Parquet files on
 // disk, partitioned by the UTC date and hour of each row's window start:
 //
 //	DIR/date=2026-11-27/hour=06/escapement.features.v1-p3-o1200-o1399.parquet
@@ -22,6 +22,11 @@
 // are renamed and removed after: an assigned partition finishes the renames
 // of any journal it finds.
 //
+// With Config.Events the Archiver keeps raw events (escapement.events.v1)
+// the same way, filed by event time; one directory holds one kind.
+//
 // Read streams the rows of a time range, opening only the hour directories
-// the range touches. docs/archive.md documents the layout and guarantees.
+// the range touches; ReadWith also reads only some columns (no n-grams) and
+// skips row groups outside the range by their statistics. docs/archive.md
+// documents the layout and guarantees.
 package archive
