@@ -126,6 +126,24 @@ type Detail struct {
 	// Class is the recognised scenario class, when the evidence matches one
 	// (e.g. "device_emulation"); empty otherwise.
 	Class string `json:"class,omitempty"`
+	// VMBaseline lists the features of the evidence window that rose above
+	// the VM's own baseline (the per-VM baseline detector): observed, the
+	// VM's own level as baseline, and the rise in that detector's units as z.
+	VMBaseline []Feature `json:"vm_baseline,omitempty"`
+	// NGrams lists the evidence window's n-grams that benign training
+	// windows never or rarely held (the sequence detector), rarest first.
+	NGrams []NGram `json:"ngrams,omitempty"`
+}
+
+// NGram is an unseen or improbable n-gram of exit kinds or VMM system calls.
+type NGram struct {
+	Stream string `json:"stream"` // "exit" or "syscall"
+	Hash   string `json:"hash"`   // 16 hex digits, features.NGramHash
+	Count  int    `json:"count"`  // occurrences in the window
+	// BenignPerMillion is how many benign training windows in a million
+	// held it (0: never seen).
+	BenignPerMillion float64 `json:"benign_per_million"`
+	Surprisal        float64 `json:"surprisal"` // −ln of its smoothed frequency
 }
 
 // Window is a time range.

@@ -15,7 +15,9 @@ import (
 
 	"github.com/escapement/escapement/models/autoencoder"
 	"github.com/escapement/escapement/models/drift"
+	"github.com/escapement/escapement/models/hst"
 	"github.com/escapement/escapement/models/iforest"
+	"github.com/escapement/escapement/models/stream"
 	"github.com/escapement/escapement/models/zmax"
 )
 
@@ -38,6 +40,9 @@ type Artifact struct {
 	Manifest     Manifest
 	Standardizer *Standardizer
 	Detectors    []Detector
+	// Stream holds the detectors that score a VM's windows in time order
+	// (per-VM baselines, n-gram sketches); see stream_artifact.go.
+	Stream []stream.Detector
 	// Drift is the binned training distribution (nil in artifacts made
 	// before it existed). It does not affect scoring, so it is not part of
 	// ModelVersion.
@@ -50,6 +55,7 @@ type Manifest struct {
 	ModelVersion      string          `json:"model_version"` // content hash, set by Seal
 	CreatedAt         time.Time       `json:"created_at"`
 	Detectors         []DetectorFile  `json:"detectors"`
+	StreamDetectors   []DetectorFile  `json:"stream_detectors,omitempty"`
 	FeatureNames      []string        `json:"feature_names"`
 	FeatureSchemaHash string          `json:"feature_schema_hash"`
 	Platform          string          `json:"platform"`
@@ -90,6 +96,7 @@ type TrainingInfo struct {
 // Detectors) and the alert calibration of the ensemble score.
 type CalibrationSet struct {
 	Detectors []Calibration `json:"detectors"`
+	Stream    []Calibration `json:"stream,omitempty"` // one per stream detector
 	Alert     Calibration   `json:"alert"`
 }
 
@@ -114,8 +121,10 @@ func NewDetector(name string) (Detector, error) {
 		return zmax.New(), nil
 	case autoencoder.Name:
 		return autoencoder.New(), nil
+	case hst.Name:
+		return hst.New(), nil
 	}
-	return nil, fmt.Errorf("unknown detector %q: this build knows %s, %s, %s; upgrade escapement", name, iforest.Name, zmax.Name, autoencoder.Name)
+	return nil, fmt.Errorf("unknown detector %q: this build knows %s, %s, %s, %s; upgrade escapement", name, iforest.Name, zmax.Name, autoencoder.Name, hst.Name)
 }
 
 // Seal fills the derived manifest fields (format, schema hash if empty,
@@ -164,6 +173,9 @@ func (a *Artifact) Seal() error {
 		})
 		fmt.Fprintf(h, "detector %s %x\n", d.Name(), sum)
 	}
+	if err := a.sealStream(h); err != nil {
+		return err
+	}
 	cal, err := json.Marshal(m.Calibration)
 	if err != nil {
 		return err
@@ -200,6 +212,15 @@ func (a *Artifact) Save(dir string) error {
 			return err
 		}
 		if err := writeFile(dir, a.Manifest.Detectors[i].File, b); err != nil {
+			return err
+		}
+	}
+	for i, d := range a.Stream {
+		b, err := d.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if err := writeFile(dir, a.Manifest.StreamDetectors[i].File, b); err != nil {
 			return err
 		}
 	}
@@ -304,6 +325,9 @@ func LoadFS(fsys fs.FS, dir, wantHash string, wantNames []string) (*Artifact, er
 			return nil, fmt.Errorf("load model %s: detector %s: %w", dir, df.Name, err)
 		}
 		a.Detectors = append(a.Detectors, d)
+	}
+	if err := a.loadStream(dir, read); err != nil {
+		return nil, err
 	}
 	if err := m.Calibration.Alert.Validate(); err != nil {
 		return nil, fmt.Errorf("load model %s: alert %w", dir, err)

@@ -39,6 +39,11 @@ type CalibrationConfig struct {
 	// too few scores exceed u to fit one, its scale is at least
 	// MinTailScale; 0 = a fitted shape, no floor.
 	MinTailScale float64
+	// ExpTail fits the exponential tail (ξ = 0, scale = the mean excess)
+	// instead of the generalised Pareto: for scores whose top values are a
+	// few discrete levels (counts of events a VM had not done), where a
+	// PWM fit over a thin held-out set reads the jumps as a heavy tail.
+	ExpTail bool
 }
 
 // TailScaler is implemented by detectors whose scores are already on a log
@@ -188,7 +193,7 @@ func Calibrate(seqs [][]float64, cfg CalibrationConfig) (Calibration, error) {
 			y = append(y, v-u)
 		}
 		if xi, sigma, err := FitGPD(y); err == nil {
-			if xi < 0 {
+			if xi < 0 || cfg.ExpTail {
 				// A bounded tail (ξ < 0) puts an end point just past the
 				// largest held-out score and calls anything beyond it
 				// impossible; benign data the model never saw goes past

@@ -3,6 +3,8 @@ package models
 import (
 	"fmt"
 	"math"
+
+	"github.com/escapement/escapement/models/stream"
 )
 
 // Ensemble scoring: each detector's raw score is mapped to the tail
@@ -12,9 +14,11 @@ import (
 // on, so detectors of different scales combine and adding one does not
 // inflate the false-alert rate.
 
-// Combine scores the standardised vector z with every detector, writing the
-// raw scores and tail probabilities into raw and p (each of length
-// len(a.Detectors)), and returns the ensemble score E.
+// Combine scores the standardised vector z with every window detector,
+// writing the raw scores and tail probabilities into raw and p (each of
+// length len(a.Detectors)), and returns the ensemble score E of those
+// detectors (the Bonferroni factor counts the stream detectors too, so E
+// never exceeds CombineStream's on the same window).
 func (a *Artifact) Combine(z, raw, p []float64) float64 {
 	n := len(a.Detectors)
 	if len(raw) != n || len(p) != n {
@@ -25,6 +29,30 @@ func (a *Artifact) Combine(z, raw, p []float64) float64 {
 		raw[i] = d.Score(z)
 		p[i] = a.Manifest.Calibration.Detectors[i].TailProb(raw[i])
 		minp = min(minp, p[i])
+	}
+	return EnsembleScore(minp, a.NumDetectors())
+}
+
+// CombineStream scores window w with every detector, the stream detectors
+// through the VM's states (from NewStates; Score only, the caller decides
+// whether to Learn), writing raw scores and tail probabilities into raw and
+// p (each of length NumDetectors, window detectors first), and returns the
+// ensemble score E.
+func (a *Artifact) CombineStream(w stream.Window, states []stream.State, raw, p []float64) float64 {
+	nw, n := len(a.Detectors), a.NumDetectors()
+	if len(raw) != n || len(p) != n || len(states) != len(a.Stream) {
+		panic(fmt.Sprintf("models: CombineStream needs buffers of %d detectors and %d states", n, len(a.Stream)))
+	}
+	minp := 1.0
+	for i, d := range a.Detectors {
+		raw[i] = d.Score(w.Z)
+		p[i] = a.Manifest.Calibration.Detectors[i].TailProb(raw[i])
+		minp = min(minp, p[i])
+	}
+	for i, st := range states {
+		raw[nw+i] = st.Score(w)
+		p[nw+i] = a.Manifest.Calibration.Stream[i].TailProb(raw[nw+i])
+		minp = min(minp, p[nw+i])
 	}
 	return EnsembleScore(minp, n)
 }
@@ -37,12 +65,17 @@ func EnsembleScore(p float64, n int) float64 {
 
 // Fired returns the names of the detectors that would have crossed the alert
 // threshold on their own, given the tail probabilities from Combine.
+// p may cover the window detectors only (Combine) or all (CombineStream).
 func (a *Artifact) Fired(p []float64) []string {
 	var out []string
-	n := len(a.Detectors)
+	n := a.NumDetectors()
 	for i, pi := range p {
 		if EnsembleScore(pi, n) > a.Manifest.Calibration.Alert.Threshold {
-			out = append(out, a.Detectors[i].Name())
+			if i < len(a.Detectors) {
+				out = append(out, a.Detectors[i].Name())
+			} else {
+				out = append(out, a.Stream[i-len(a.Detectors)].Name())
+			}
 		}
 	}
 	return out

@@ -55,10 +55,7 @@ func (s *Scorer) SwapModel(a *models.Artifact, out []anomaly.Record) []anomaly.R
 	if s.cfg.Budget > 0 && s.cfg.Budget != alert.Budget {
 		th = alert.ThresholdFor(s.cfg.Budget)
 	}
-	names := make([]string, len(a.Detectors))
-	for i, d := range a.Detectors {
-		names[i] = d.Name()
-	}
+	names := a.DetectorNames()
 	s.a, s.alert, s.threshold = a, alert, th
 	s.detector = anomaly.Detector{
 		ID:      "escapement/" + strings.Join(names, "+"),
@@ -67,7 +64,8 @@ func (s *Scorer) SwapModel(a *models.Artifact, out []anomaly.Record) []anomaly.R
 		Type:    "unsupervised_ensemble",
 	}
 	s.z = make([]float64, a.Standardizer.Dim())
-	s.raw, s.p = make([]float64, len(a.Detectors)), make([]float64, len(a.Detectors))
+	s.raw, s.p = make([]float64, a.NumDetectors()), make([]float64, a.NumDetectors())
+	s.resetStreamStates()
 	s.m.use(a.Manifest.ModelVersion)
 	s.log.Info("model switched", "from", old, logModel, a.Manifest.ModelVersion, logThresh, th, "incidents_resolved", len(open))
 	return out

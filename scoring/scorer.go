@@ -17,6 +17,7 @@ import (
 	"github.com/escapement/escapement/anomaly"
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
+	"github.com/escapement/escapement/models/stream"
 )
 
 // ErrInvalidRow reports a row the scorer cannot score; the caller should
@@ -48,7 +49,8 @@ type Scorer struct {
 	watermark  int64 // latest window end seen, ns
 	sinceSweep int
 
-	z, raw, p []float64 // scratch
+	z, raw, p []float64     // scratch
+	grams     []stream.Gram // scratch
 
 	drift *driftMonitor // nil when disabled
 }
@@ -57,6 +59,8 @@ type vmState struct {
 	lastEnd int64 // end of the latest window seen
 	windows int   // windows scored
 	inc     *incident
+	states  []stream.State // per-VM state of the stream detectors
+	held    []float64      // max of the windows held back while frozen (see learn)
 }
 
 // incident is the state of one open incident.
@@ -76,6 +80,8 @@ type incident struct {
 	winStart, winEnd int64
 	features         []anomaly.Feature
 	fired            []string // union over the incident, sorted
+	vmBaseline       []anomaly.Feature
+	ngrams           []anomaly.NGram
 }
 
 // NewScorer returns a Scorer for a loaded artifact. logger and reg may be nil.
@@ -92,11 +98,8 @@ func NewScorer(a *models.Artifact, cfg Config, logger *slog.Logger, reg promethe
 	if cfg.Budget > 0 && cfg.Budget != alert.Budget {
 		th = alert.ThresholdFor(cfg.Budget)
 	}
-	names := make([]string, len(a.Detectors))
-	for i, d := range a.Detectors {
-		names[i] = d.Name()
-	}
-	n := len(a.Detectors)
+	names := a.DetectorNames()
+	n := len(names)
 	s := &Scorer{
 		a: a, cfg: cfg, threshold: th, alert: alert, log: logger, m: newMetrics(reg),
 		detector: anomaly.Detector{
@@ -139,7 +142,7 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 		if len(s.vms) >= s.cfg.MaxVMs {
 			out = s.evictOldest(out)
 		}
-		st = &vmState{}
+		st = &vmState{states: s.a.NewStates()}
 		s.vms[row.VMID] = st
 		s.m.vms.Set(float64(len(s.vms)))
 	}
@@ -155,7 +158,7 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 	s.watermark = max(s.watermark, row.End)
 
 	z := s.a.Standardizer.Transform(row.Values, s.z)
-	e := s.a.Combine(z, s.raw, s.p)
+	e := s.combine(row, st, z)
 	s.m.scored.Inc()
 	s.m.modelRows.Inc()
 	s.m.ensemble.Observe(e)
@@ -173,6 +176,7 @@ func (s *Scorer) Score(row features.Row) ([]anomaly.Record, error) {
 			out = s.close(out, row.VMID, st, row.End)
 		}
 	}
+	s.learn(st, e)
 
 	if s.sinceSweep++; s.sinceSweep >= sweepEvery {
 		s.sinceSweep = 0
@@ -229,6 +233,7 @@ func (s *Scorer) anomalous(out []anomaly.Record, row features.Row, st *vmState, 
 		inc.risk, inc.score, inc.p = risk, e, s.alert.TailProb(e)
 		inc.winStart, inc.winEnd = row.Start, row.End
 		inc.features = explain(s.a.Standardizer, s.a.Manifest.FeatureNames, row.Values, z, s.cfg.TopFeatures)
+		inc.vmBaseline, inc.ngrams = s.explainStream(st, z)
 	}
 	switch {
 	case opened:
@@ -332,13 +337,15 @@ func (s *Scorer) record(vm string, inc *incident, status string, at int64) anoma
 		VM:         anomaly.VM{ID: vm},
 		Attack:     []anomaly.Attack{anomaly.EscapeToHost},
 		Anomaly: anomaly.Detail{
-			Score:     round(inc.score, 4),
-			Threshold: round(s.threshold, 4),
-			Window:    anomaly.Window{Start: time.Unix(0, inc.winStart).UTC(), End: time.Unix(0, inc.winEnd).UTC()},
-			Windows:   inc.windows,
-			Features:  slices.Clone(inc.features),
-			Detectors: slices.Clone(inc.fired),
-			Class:     classify(inc.features),
+			Score:      round(inc.score, 4),
+			Threshold:  round(s.threshold, 4),
+			Window:     anomaly.Window{Start: time.Unix(0, inc.winStart).UTC(), End: time.Unix(0, inc.winEnd).UTC()},
+			Windows:    inc.windows,
+			Features:   slices.Clone(inc.features),
+			Detectors:  slices.Clone(inc.fired),
+			Class:      classify(inc.features),
+			VMBaseline: slices.Clone(inc.vmBaseline),
+			NGrams:     slices.Clone(inc.ngrams),
 		},
 		Links: anomaly.Links{Self: "/api/v1/anomalies/" + inc.id},
 	}

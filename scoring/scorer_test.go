@@ -41,7 +41,7 @@ var fixture = func() *models.Artifact {
 			rows = append(rows, features.Row{VMID: "train-" + string(rune('a'+v)), Start: s, End: s + sec, Values: x})
 		}
 	}
-	a, err := training.Fit(rows, names, training.TrainConfig{Seed: 5, Trees: 100})
+	a, err := training.Fit(rows, names, training.TrainConfig{Seed: 5, Trees: 100, Stream: []string{}})
 	if err != nil {
 		panic(err)
 	}

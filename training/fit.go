@@ -16,6 +16,7 @@ import (
 	"github.com/escapement/escapement/models"
 	"github.com/escapement/escapement/models/drift"
 	"github.com/escapement/escapement/models/iforest"
+	"github.com/escapement/escapement/models/stream"
 	"github.com/escapement/escapement/models/zmax"
 )
 
@@ -58,6 +59,12 @@ type TrainConfig struct {
 	// fitting and calibration, and is recorded in the artifact so that the
 	// scorer raises no incident on them either (models.Manifest).
 	GraceWindows int
+
+	// Stream names the stream detectors to fit besides the window
+	// detectors (iforest, zmax): nil selects DefaultStream, an empty non-nil
+	// slice none. Known: "vmbase" (per-VM baseline), "ngram" (n-gram
+	// sketch).
+	Stream []string `json:",omitempty"`
 }
 
 // Fit trains and calibrates a model set on benign rows whose Values follow
@@ -159,41 +166,89 @@ func FitSplit(train, held [][]features.Row, names []string, cfg TrainConfig) (*m
 		}
 	}
 
-	// Calibrate on the held-out sequences: each detector's tail, then the
-	// ensemble's alert threshold.
-	n := len(a.Detectors)
-	rawSeqs := make([][][]float64, n)
-	heldZ := make([][][]float64, len(held))
-	for v, seq := range held {
-		heldZ[v] = make([][]float64, len(seq))
-		for i, r := range seq {
-			heldZ[v][i] = a.Standardizer.Transform(r.Values, nil)
-		}
-		for d, det := range a.Detectors {
-			s := make([]float64, len(seq))
-			for i, z := range heldZ[v] {
-				s[i] = det.Score(z)
+	if cfg.Stream == nil {
+		cfg.Stream = DefaultStream
+	}
+	if len(cfg.Stream) > 0 {
+		trainSeqs := make([][]stream.Window, len(train))
+		k := 0
+		for v, seq := range train {
+			trainSeqs[v] = make([]stream.Window, len(seq))
+			for i, r := range seq {
+				trainSeqs[v][i] = stream.Window{Z: Z[k], Grams: Grams(r.NGrams, nil)}
+				k++
 			}
-			rawSeqs[d] = append(rawSeqs[d], s)
+		}
+		for _, name := range cfg.Stream {
+			d, err := newStream(name, a.Standardizer, names)
+			if err != nil {
+				return nil, err
+			}
+			a.Stream = append(a.Stream, d)
+		}
+		for i, d := range a.Stream {
+			if err := d.Fit(trainSeqs, rand.New(rand.NewPCG(cfg.Seed, uint64(len(a.Detectors)+i)))); err != nil {
+				return nil, fmt.Errorf("train: %s: %w", d.Name(), err)
+			}
+		}
+	}
+
+	// Calibrate on the held-out sequences: each detector's tail, then the
+	// ensemble's alert threshold. Stream detectors replay each held-out VM's
+	// windows in time order through a fresh state (score, then learn).
+	nw := len(a.Detectors)
+	n := a.NumDetectors()
+	rawSeqs := make([][][]float64, n)
+	for _, seq := range held {
+		s := make([][]float64, n)
+		for d := range s {
+			s[d] = make([]float64, len(seq))
+		}
+		states := a.NewStates()
+		var gs []stream.Gram
+		for i, r := range seq {
+			z := a.Standardizer.Transform(r.Values, nil)
+			for d, det := range a.Detectors {
+				s[d][i] = det.Score(z)
+			}
+			gs = Grams(r.NGrams, gs)
+			w := stream.Window{Z: z, Grams: gs}
+			for k, st := range states {
+				s[nw+k][i] = st.Score(w)
+				st.Learn(w)
+			}
+		}
+		for d := range s {
+			rawSeqs[d] = append(rawSeqs[d], s[d])
 		}
 	}
 	cc := models.CalibrationConfig{WindowSeconds: cfg.Window.Seconds(), Budget: cfg.Budget, GapWindows: cfg.GapWindows}
-	for d := range a.Detectors {
+	for d, name := range a.DetectorNames() {
 		dcc := cc
-		if ts, ok := a.Detectors[d].(models.TailScaler); ok {
+		if d >= nw {
+			dcc.TailFraction, dcc.ExpTail = StreamTailFraction, true
+		} else if ts, ok := a.Detectors[d].(models.TailScaler); ok {
 			dcc.MinTailScale = ts.MinTailScale()
 		}
 		c, err := models.Calibrate(rawSeqs[d], dcc)
 		if err != nil {
-			return nil, fmt.Errorf("train: calibrate %s: %w", a.Detectors[d].Name(), err)
+			return nil, fmt.Errorf("train: calibrate %s: %w", name, err)
 		}
-		a.Manifest.Calibration.Detectors = append(a.Manifest.Calibration.Detectors, c)
+		if d < nw {
+			a.Manifest.Calibration.Detectors = append(a.Manifest.Calibration.Detectors, c)
+		} else {
+			a.Manifest.Calibration.Stream = append(a.Manifest.Calibration.Stream, c)
+		}
 	}
-	raw, p := make([]float64, n), make([]float64, n)
 	ens := make([][]float64, len(held))
-	for v := range heldZ {
-		for _, z := range heldZ[v] {
-			ens[v] = append(ens[v], a.Combine(z, raw, p))
+	for v := range held {
+		ens[v] = make([]float64, len(rawSeqs[0][v]))
+		for i := range ens[v] {
+			minp := 1.0
+			for d := range n {
+				minp = min(minp, a.DetectorCalibration(d).TailProb(rawSeqs[d][v][i]))
+			}
+			ens[v][i] = models.EnsembleScore(minp, n)
 		}
 	}
 	alert, err := models.Calibrate(ens, cc)

@@ -104,6 +104,12 @@ func StreamFit(read ReadFunc, names []string, cfg StreamConfig) (*models.Artifac
 	fit, held, by := s.Split()
 	rep.HoldoutBy = by
 	cfg.Train.HoldoutBy = by
+	if cfg.Train.Stream == nil {
+		// The sample thins each VM's windows and drops the n-grams, so the
+		// stream detectors (per-VM replay, n-gram sketch) are not fitted
+		// unless asked for.
+		cfg.Train.Stream = []string{}
+	}
 	a, err := FitSplit(fit, held, names, cfg.Train)
 	if err != nil {
 		return nil, rep, err

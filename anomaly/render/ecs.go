@@ -77,10 +77,22 @@ func ECS(r anomaly.Record) map[string]any {
 			"assignee":   r.Assignee,
 			"verdict":    r.Verdict,
 			"vm":         map[string]any{"vmm": r.VM.VMM, "pid": r.VM.PID},
-			"anomaly": map[string]any{
+			"anomaly": streamEvidence(r, map[string]any{
 				"score": r.Anomaly.Score, "threshold": r.Anomaly.Threshold, "windows": r.Anomaly.Windows,
 				"detectors": r.Anomaly.Detectors, "class": r.Anomaly.Class, "features": features,
-			},
+			}),
 		},
 	}
+}
+
+// streamEvidence adds the stream detectors' evidence (features above the
+// VM's own baseline, unseen n-grams) to m when the record has any.
+func streamEvidence(r anomaly.Record, m map[string]any) map[string]any {
+	if len(r.Anomaly.VMBaseline) > 0 {
+		m["vm_baseline"] = r.Anomaly.VMBaseline
+	}
+	if len(r.Anomaly.NGrams) > 0 {
+		m["ngrams"] = r.Anomaly.NGrams
+	}
+	return m
 }

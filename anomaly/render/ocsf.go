@@ -125,10 +125,10 @@ func OCSF(r anomaly.Record) map[string]any {
 			"anomalies":        anomalies,
 			"baselines":        baselines,
 		}},
-		"unmapped": map[string]any{"escapement": map[string]any{
+		"unmapped": map[string]any{"escapement": streamEvidence(r, map[string]any{
 			"revision": r.Revision, "score": r.Anomaly.Score, "threshold": r.Anomaly.Threshold,
 			"detectors": r.Anomaly.Detectors, "class": r.Anomaly.Class, "assignee": r.Assignee, "verdict": r.Verdict,
-		}},
+		})},
 	}
 	return out
 }

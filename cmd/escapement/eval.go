@@ -18,6 +18,7 @@ import (
 	"github.com/escapement/escapement/datasets"
 	"github.com/escapement/escapement/features"
 	"github.com/escapement/escapement/models"
+	"github.com/escapement/escapement/models/stream"
 	"github.com/escapement/escapement/scoring"
 	"github.com/escapement/escapement/training"
 )
@@ -58,6 +59,7 @@ type vmSeries struct {
 	e           []float64
 	raw         [][]float64 // per detector
 	label       []bool
+	states      []stream.State // the stream detectors' state of the VM
 }
 
 type classRP struct {
@@ -130,7 +132,7 @@ func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs [
 	var scenarios []training.Scenario
 	var series []*vmSeries
 	var labelsOf []datasets.Label // every label, placebos included, for the report
-	rawAll := make([][]float64, len(model.Detectors))
+	rawAll := make([][]float64, model.NumDetectors())
 	seen := map[string]string{} // VM → dataset
 	window := time.Second
 	for _, dir := range dirs {
@@ -161,8 +163,9 @@ func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs [
 		// unrelated.
 		scorer := scoring.NewScorer(model, sc.config(), nil, nil)
 		z := make([]float64, model.Standardizer.Dim())
-		raw := make([]float64, len(model.Detectors))
-		p := make([]float64, len(model.Detectors))
+		raw := make([]float64, model.NumDetectors())
+		p := make([]float64, model.NumDetectors())
+		var gs []stream.Gram
 		var recs []anomaly.Record
 		err = datasets.ReadFeatures(filepath.Join(dir, datasets.FeaturesFile), func(_ []string, rows []features.Row) error {
 			for _, r := range rows {
@@ -171,21 +174,30 @@ func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs [
 					return err
 				}
 				recs = append(recs, out...)
-				model.Standardizer.Transform(r.Values, z)
-				e := model.Combine(z, raw, p)
-				in := insideScenario(r, byVM[r.VMID], 0)
-				scores = append(scores, e)
-				labels = append(labels, in)
 				vs := vms[r.VMID]
 				if vs == nil {
 					if prev, ok := seen[r.VMID]; ok {
 						return fmt.Errorf("VM %s is in both %s and %s: scenarios and incidents are matched by VM, so evaluate datasets of different simulator seeds (or fleets) together", r.VMID, prev, dir)
 					}
 					seen[r.VMID] = dir
-					vs = &vmSeries{dataset: dir, vm: r.VMID, raw: make([][]float64, len(raw))}
+					vs = &vmSeries{dataset: dir, vm: r.VMID, raw: make([][]float64, len(raw)), states: model.NewStates()}
 					vms[r.VMID] = vs
 					series = append(series, vs)
 				}
+				// Per-window scores: the stream detectors see the VM's
+				// windows in order and learn those under the threshold.
+				model.Standardizer.Transform(r.Values, z)
+				gs = training.Grams(r.NGrams, gs)
+				w := stream.Window{Z: z, Grams: gs}
+				e := model.CombineStream(w, vs.states, raw, p)
+				if e <= scorer.Threshold() {
+					for _, st := range vs.states {
+						st.Learn(w)
+					}
+				}
+				in := insideScenario(r, byVM[r.VMID], 0)
+				scores = append(scores, e)
+				labels = append(labels, in)
 				vs.start, vs.end = append(vs.start, r.Start), append(vs.end, r.End)
 				vs.e, vs.label = append(vs.e, e), append(vs.label, in)
 				for i, v := range raw {
@@ -209,8 +221,8 @@ func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs [
 		VMDays: rep.VMDays, Scores: scores, Labels: labels}
 	all = training.Evaluate(evalIn)
 	gap := scorerGap(sc.gapWindows)
-	for i, d := range model.Detectors {
-		de := detectorEval{Name: d.Name(), Threshold: detectorThreshold(model, i, sc.budget)}
+	for i, name := range model.DetectorNames() {
+		de := detectorEval{Name: name, Threshold: detectorThreshold(model, i, sc.budget)}
 		de.rankEval(rawAll[i], labels)
 		de.incidentEval(evalIn, foldAlone(series, i, de.Threshold, gap))
 		rep.Detectors = append(rep.Detectors, de)

@@ -81,7 +81,7 @@ func (d *detectorEval) incidentEval(in training.EvalInput, incidents []training.
 // detectorThreshold is detector i's own alert threshold: its calibrated
 // threshold, re-targeted when budget differs from the model's.
 func detectorThreshold(a *models.Artifact, i int, budget float64) float64 {
-	c := &a.Manifest.Calibration.Detectors[i]
+	c := a.DetectorCalibration(i)
 	if budget > 0 && budget != c.Budget {
 		return c.ThresholdFor(budget)
 	}

@@ -58,10 +58,10 @@ func TestEvalPerDetectorAndReport(t *testing.T) {
 
 	// One row per detector of the model, then the ensemble; the ensemble row
 	// agrees with the headline numbers.
-	require.Len(t, rep.Detectors, len(model.Detectors)+1)
-	for i, d := range model.Detectors {
+	require.Len(t, rep.Detectors, model.NumDetectors()+1)
+	for i, name := range model.DetectorNames() {
 		row := rep.Detectors[i]
-		require.Equal(t, d.Name(), row.Name)
+		require.Equal(t, name, row.Name)
 		require.Equal(t, rep.Attacks, row.Floods[1]+row.Stealthy[1])
 		require.NotNil(t, row.ROCAUC)
 		require.Len(t, row.AtFPR, 2)

@@ -25,7 +25,7 @@ var defaultModelSeeds = []uint64{900001, 900002, 900003}
 
 const (
 	defaultModelVMs      = 24
-	defaultModelDuration = time.Hour
+	defaultModelDuration = 2 * time.Hour
 )
 
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,10 +37,12 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Uint64("seed", 1, "training `seed`")
 	trees := fs.Int("trees", 100, "isolation forest trees")
 	subsample := fs.Int("subsample", 256, "isolation forest subsample size ψ")
+	streamDets := fs.String("stream", strings.Join(training.DefaultStream, ","), "comma-separated stream `detectors` besides iforest and zmax: vmbase (per-VM baseline), ngram (n-gram sketch); none for neither")
 	budget := fs.Float64("budget", 1, "alert budget: false incidents per VM-day the threshold is calibrated for")
 	holdout := fs.Float64("holdout", 0.3, "share of VMs held out to calibrate the threshold on windows the model was not fit on")
 	platform := fs.String("platform", "sim", "platform of the training data: sim, pvm, vmx or svm")
 	grace := fs.Int("grace-windows", 0, "first windows of each VM left out of training; the model records it and the scorer raises no incident on them (a VMM's start-up)")
+	simDir := fs.String("sim-dir", "", "with --default-model: keep the simulated fleets in this `directory` and reuse those already there")
 	defModel := fs.Bool("default-model", false, "regenerate the built-in default model: simulate benign fleets from its fixed seeds and write "+defaultmodel.Dir+" (run from the repository root)")
 	if err := parseFlags(fs, cfgFile, args); err != nil {
 		return err
@@ -50,17 +52,25 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *out == "" {
 			*out = defaultmodel.Dir
 		}
-		tmp, err := os.MkdirTemp("", "escapement-default-model-")
-		if err != nil {
-			return err
+		tmp := *simDir
+		if tmp == "" {
+			t, err := os.MkdirTemp("", "escapement-default-model-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(t)
+			tmp = t
 		}
-		defer os.RemoveAll(tmp)
 		dirs = nil
 		for i, s := range defaultModelSeeds {
 			dir := filepath.Join(tmp, fmt.Sprintf("seed-%d", s))
 			// Each seed starts at another time of day, so the diurnal
 			// cycles of busy guests are covered.
 			start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 24 * time.Hour / time.Duration(len(defaultModelSeeds)))
+			if _, err := datasets.ReadManifest(dir); err == nil && *simDir != "" {
+				dirs = append(dirs, dir) // simulated by an earlier run
+				continue
+			}
 			fmt.Fprintf(stderr, "simulating %d benign VMs for %s from %s (seed %d)\n", defaultModelVMs, defaultModelDuration, start.Format("15:04"), s)
 			cfg := simFlags{vms: defaultModelVMs, seed: s, rateScale: 1}
 			if _, err := datasets.GenerateSim(ctx, dir, cfg.config(start, defaultModelDuration),
@@ -87,7 +97,11 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stderr, "fitting on %d benign windows of %d VMs (%d windows inside scenarios left out)\n", len(rows), info.vms, info.excluded)
-	a, err := training.Fit(rows, features.Names(), training.TrainConfig{Seed: *seed, Trees: *trees, Subsample: *subsample,
+	streamNames := []string{}
+	if *streamDets != "none" {
+		streamNames = append(streamNames, splitList(*streamDets)...)
+	}
+	a, err := training.Fit(rows, features.Names(), training.TrainConfig{Seed: *seed, Trees: *trees, Subsample: *subsample, Stream: streamNames,
 		HoldoutFraction: *holdout, Budget: *budget, Platform: *platform, SchemaHash: models.SchemaHash(features.Names()),
 		Strata: info.strata, GraceWindows: *grace})
 	if err != nil {
@@ -113,9 +127,10 @@ type trainInfo struct {
 	strata   map[string]string // vm_id → group, from the manifests' vm_groups
 }
 
-// loadTrainingRows reads the feature rows of dirs, dropping the n-gram
-// sketches (not used by these detectors) and every window that overlaps a
-// labelled attack scenario on its VM (3 windows of slack after its end).
+// loadTrainingRows reads the feature rows of dirs (with their n-gram
+// sketches, which the sequence detector learns from), dropping every window
+// that overlaps a labelled attack scenario on its VM (3 windows of slack
+// after its end).
 func loadTrainingRows(dirs []string, stderr io.Writer) ([]features.Row, trainInfo, error) {
 	var rows []features.Row
 	var info trainInfo
@@ -146,7 +161,6 @@ func loadTrainingRows(dirs []string, stderr io.Writer) ([]features.Row, trainInf
 					info.excluded++
 					continue
 				}
-				r.NGrams = nil
 				rows = append(rows, r)
 				vms[dir+"/"+r.VMID] = true
 			}

@@ -114,7 +114,7 @@ func (r *Registry) Add(src, wantHash string, wantNames []string) (models.Manifes
 	}
 	defer os.RemoveAll(tmp) // gone after a successful rename
 	files := []string{models.ManifestFile, models.StandardizerFile}
-	for _, d := range m.Detectors {
+	for _, d := range append(slices.Clip(m.Detectors), m.StreamDetectors...) {
 		files = append(files, d.File)
 	}
 	for _, f := range models.OptionalFiles() { // drift reference, model card
