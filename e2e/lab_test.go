@@ -101,12 +101,15 @@ func labFeaturizer() features.Config {
 
 // trainingPlan runs two VMs of each trained workload, lab and QEMU, so that
 // the hold-out (stratified by Plan.Groups) fits one of each kind and
-// calibrates on the other.
+// calibrates on the other. The two lab VMs of a workload run at the lowest
+// and the highest point of its natural range (PlanVM.Level), so training
+// sees every intensity the detection run's VMs can draw.
 func trainingPlan() lab.Plan {
 	p := lab.Plan{Seed: 101, Duration: lab.Duration(labTrainDuration)}
 	for i := range 2 {
+		level := float64(i)
 		for _, w := range trainedWorkloads {
-			p.VMs = append(p.VMs, lab.PlanVM{Name: fmt.Sprintf("train-%s-%d", w, i), Workload: w})
+			p.VMs = append(p.VMs, lab.PlanVM{Name: fmt.Sprintf("train-%s-%d", w, i), Workload: w, Level: &level})
 		}
 		for _, w := range qemuWorkloads {
 			p.VMs = append(p.VMs, lab.PlanVM{Name: fmt.Sprintf("train-qemu-%s-%d", w, i), VMM: lab.VMMQEMU, Workload: w})

@@ -38,6 +38,10 @@ type Phase struct {
 	Rate     string        `json:"rate,omitempty"`
 	Seed     uint64        `json:"seed"`
 	Duration time.Duration `json:"duration"`
+	// Level, when set, pins a benign workload's natural intensity at this
+	// point of its range (0 the lowest, 1 the highest) instead of drawing
+	// it from Seed.
+	Level *float64 `json:"level,omitempty"`
 }
 
 // PhaseResult is what the VMM saw during one phase: its own device-model

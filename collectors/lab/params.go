@@ -27,7 +27,12 @@ func prepare(ph Phase) (Workload, boot, error) {
 		return w, boot{}, err
 	}
 	r := rand.New(rand.NewPCG(ph.Seed, 0x1ab))
-	t, err := w.timingFor(ph.Rate, r)
+	draw := r.Float64
+	if ph.Level != nil {
+		level := *ph.Level
+		draw = func() float64 { return level }
+	}
+	t, err := w.timingFor(ph.Rate, draw)
 	if err != nil {
 		return w, boot{}, err
 	}

@@ -47,6 +47,11 @@ type PlanVM struct {
 	// QEMUAttacks at flood rate, started once the boot sector runs).
 	VMM     string   `yaml:"vmm,omitempty" json:"vmm,omitempty"`
 	Windows []Window `yaml:"windows,omitempty" json:"windows,omitempty"`
+	// Level pins the natural intensity of the VM's benign workloads at this
+	// point of their range, 0 (lowest) to 1 (highest), instead of drawing
+	// it from the seed. A training plan sets VMs of a workload at 0 and 1 so
+	// the model sees the whole range the workload can run at.
+	Level *float64 `yaml:"level,omitempty" json:"level,omitempty"`
 }
 
 // Window is a stretch of a VM's run given to another workload.
@@ -117,6 +122,12 @@ func (p Plan) Validate() error {
 			return fmt.Errorf("lab: plan VM name %q is invalid or repeated: use unique names of letters, digits, '.', '_', '-'", v.Name)
 		}
 		seen[v.Name] = true
+		if v.Level != nil && !(*v.Level >= 0 && *v.Level <= 1) {
+			return fmt.Errorf("lab: VM %s: level %v: give a point of the workload's range from 0 (lowest) to 1 (highest), or leave it out to draw it from the seed", v.Name, *v.Level)
+		}
+		if v.Level != nil && v.VMM == VMMQEMU {
+			return fmt.Errorf("lab: VM %s: level applies to the lab's own workloads; QEMU guests run at their own pace: remove it", v.Name)
+		}
 		switch v.VMM {
 		case "", VMMLab:
 			base, err := Lookup(v.Workload)
@@ -190,7 +201,7 @@ func (p Plan) schedule(vi int, ids *int) []slot {
 	var at Duration
 	base := func(until Duration) {
 		if until > at {
-			out = append(out, slot{phase: Phase{Workload: v.Workload, Seed: seed(len(out)), Duration: time.Duration(until - at)}})
+			out = append(out, slot{phase: Phase{Workload: v.Workload, Seed: seed(len(out)), Duration: time.Duration(until - at), Level: v.Level}})
 		}
 	}
 	for _, w := range ws {
@@ -204,7 +215,7 @@ func (p Plan) schedule(vi int, ids *int) []slot {
 		l := &sim.Scenario{ID: fmt.Sprintf("%s%03d", prefix, *ids), Name: wl.Name, Class: class, Intensity: intensity,
 			VMID: v.Name, Placebo: wl.Benign}
 		*ids++
-		out = append(out, slot{phase: Phase{Workload: w.Workload, Rate: w.Rate, Seed: seed(len(out)), Duration: time.Duration(w.Duration)}, label: l})
+		out = append(out, slot{phase: Phase{Workload: w.Workload, Rate: w.Rate, Seed: seed(len(out)), Duration: time.Duration(w.Duration), Level: v.Level}, label: l})
 		at = w.Start + w.Duration
 	}
 	base(p.Duration)

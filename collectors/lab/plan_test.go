@@ -56,6 +56,8 @@ func TestPlanErrorsSayWhatToDo(t *testing.T) {
 		{"no vms", "duration: 1s", "list at least one"},
 		{"bad name", "duration: 1s\nvms: [{name: 'a b', workload: idle}]", "invalid or repeated"},
 		{"repeated name", "duration: 1s\nvms: [{name: a, workload: idle}, {name: a, workload: idle}]", "invalid or repeated"},
+		{"level above 1", "duration: 1s\nvms: [{name: a, workload: disk-io, level: 1.5}]", "from 0 (lowest) to 1 (highest)"},
+		{"level on qemu", "duration: 1s\nvms: [{name: a, vmm: qemu, workload: firmware, level: 0}]", "QEMU guests run at their own pace"},
 		{"attack as base", "duration: 1s\nvms: [{name: a, workload: msr-sweep}]", "give a benign base"},
 		{"unknown workload", "duration: 1s\nvms: [{name: a, workload: bogus}]", "use one of"},
 		{"bad rate", "duration: 5s\nvms: [{name: a, workload: idle, windows: [{workload: msr-sweep, rate: loud, start: 1s, duration: 1s}]}]", "use flood or stealthy"},

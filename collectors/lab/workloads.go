@@ -2,7 +2,6 @@ package lab
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"strings"
 
@@ -30,7 +29,7 @@ type Workload struct {
 	Class     string // threat class (the simulator's classes); "" for benign
 	Technique string // ATT&CK technique; "" for benign
 	Imitates  string // one line: what it stands for
-	natural   func(r *rand.Rand) timing
+	natural   func(u func() float64) timing // u draws uniformly from [0, 1]
 }
 
 // timing is how a payload is paced: the VMM wakes the halted vCPU hz times
@@ -43,7 +42,7 @@ type timing struct {
 	arg    uint16
 }
 
-func uni(r *rand.Rand, lo, hi float64) float64 { return lo + r.Float64()*(hi-lo) }
+func uni(u func() float64, lo, hi float64) float64 { return lo + u()*(hi-lo) }
 
 // Attack timings: a flood is ~1700 ops/s on average, stealthy ~1 op/s.
 var (
@@ -75,19 +74,19 @@ const (
 
 var workloads = []Workload{
 	{Name: WIdle, Payload: "idle", Benign: true, Imitates: "an idle guest: timer ticks at 100 Hz, a clocksource read per tick",
-		natural: func(r *rand.Rand) timing { return timing{hz: 100, burst: 1, jitter: 0.05} }},
+		natural: func(u func() float64) timing { return timing{hz: 100, burst: 1, jitter: 0.05} }},
 	{Name: WConsole, Payload: "console", Benign: true, Imitates: "a service logging to a serial console with a polled UART driver",
-		natural: func(r *rand.Rand) timing { return timing{hz: uni(r, 2, 10), burst: 2, random: true, jitter: 0.5} }},
+		natural: func(u func() float64) timing { return timing{hz: uni(u, 2, 10), burst: 2, random: true, jitter: 0.5} }},
 	{Name: WDisk, Payload: "disk", Benign: true, Imitates: "PIO disk I/O bursts on a legacy ATA channel",
-		natural: func(r *rand.Rand) timing { return timing{hz: uni(r, 10, 40), burst: 4, random: true, jitter: 0.5} }},
+		natural: func(u func() float64) timing { return timing{hz: uni(u, 10, 40), burst: 4, random: true, jitter: 0.5} }},
 	{Name: WNet, Payload: "net", Benign: true, Imitates: "a virtio-net driver: queue notifications and interrupt acknowledgements over MMIO",
-		natural: func(r *rand.Rand) timing { return timing{hz: uni(r, 50, 200), burst: 8, random: true, jitter: 0.3} }},
+		natural: func(u func() float64) timing { return timing{hz: uni(u, 50, 200), burst: 8, random: true, jitter: 0.3} }},
 	{Name: WCompute, Payload: "compute", Benign: true, Imitates: "CPU-bound work with periodic console output and disk status reads",
-		natural: func(r *rand.Rand) timing {
-			return timing{hz: uni(r, 5, 20), burst: 1, jitter: 0.2, arg: uint16(32 + r.IntN(96))}
+		natural: func(u func() float64) timing {
+			return timing{hz: uni(u, 5, 20), burst: 1, jitter: 0.2, arg: uint16(32 + min(int(u()*96), 95))}
 		}},
 	{Name: WBootProbe, Payload: "bootprobe", Benign: true, Imitates: "firmware and kernel boot probing: PCI bus 0 scan, CPUID hypervisor leaves, MSR reads, floppy and UART probes",
-		natural: func(r *rand.Rand) timing { return timing{hz: uni(r, 2, 8), burst: 5, random: true, jitter: 0.3} }},
+		natural: func(u func() float64) timing { return timing{hz: uni(u, 2, 8), burst: 5, random: true, jitter: 0.3} }},
 
 	{Name: WVenom, Payload: "venom", Class: sim.ClassDeviceFuzzing, Technique: TechniqueT1611,
 		Imitates: "CVE-2015-3456 (VENOM): floppy FIFO overflow through DRIVE SPECIFICATION parameter bytes"},
@@ -125,13 +124,13 @@ func Lookup(name string) (Workload, error) {
 	return Workload{}, fmt.Errorf("lab: unknown workload %q: use one of %s", name, strings.Join(names, ", "))
 }
 
-// timingFor returns the pacing of w at rate, drawn from r for benign
-// workloads at their natural rate.
-func (w Workload) timingFor(rate string, r *rand.Rand) (timing, error) {
+// timingFor returns the pacing of w at rate; u draws the natural intensity
+// of benign workloads (uniform on [0, 1], or a fixed level).
+func (w Workload) timingFor(rate string, u func() float64) (timing, error) {
 	switch rate {
 	case RateNatural:
 		if w.Benign {
-			return w.natural(r), nil
+			return w.natural(u), nil
 		}
 		fallthrough // an attack at its natural rate is a flood
 	case RateFlood:
@@ -140,7 +139,7 @@ func (w Workload) timingFor(rate string, r *rand.Rand) (timing, error) {
 		}
 		t := floodTiming
 		if w.Benign { // a placebo keeps the workload's own argument
-			t.arg = w.natural(r).arg
+			t.arg = w.natural(u).arg
 		}
 		return t, nil
 	case RateStealthy:
@@ -149,7 +148,7 @@ func (w Workload) timingFor(rate string, r *rand.Rand) (timing, error) {
 		}
 		t := stealthyTiming
 		if w.Benign {
-			t.arg = w.natural(r).arg
+			t.arg = w.natural(u).arg
 		}
 		return t, nil
 	}

@@ -195,3 +195,25 @@ func stealthy(n func(PhaseResult) uint64) check {
 		require.GreaterOrEqual(t, n(p), uint64(1))
 	}
 }
+
+// A pinned level gives the ends of a benign workload's natural range, and
+// the same pacing whatever the seed.
+func TestLevelPinsNaturalIntensity(t *testing.T) {
+	disk, err := Lookup(WDisk)
+	require.NoError(t, err)
+	at := func(level float64) timing {
+		tm, err := disk.timingFor(RateNatural, func() float64 { return level })
+		require.NoError(t, err)
+		return tm
+	}
+	require.InDelta(t, 10, at(0).hz, 1e-9)
+	require.InDelta(t, 40, at(1).hz, 1e-9)
+	for _, seed := range []uint64{1, 2, 3} {
+		level := 0.5
+		_, b, err := prepare(Phase{Workload: WDisk, Seed: seed, Level: &level})
+		require.NoError(t, err)
+		_, b0, err := prepare(Phase{Workload: WDisk, Seed: 7, Level: &level})
+		require.NoError(t, err)
+		require.Equal(t, b0.timing, b.timing)
+	}
+}
