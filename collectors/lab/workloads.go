@@ -26,9 +26,9 @@ type Workload struct {
 	Name      string // Spec.Workload and the scenario name in labels
 	Payload   string // guest payload (package guest)
 	Benign    bool
-	Class     string // threat class (the simulator's classes); "" for benign
-	Technique string // ATT&CK technique; "" for benign
-	Imitates  string // one line: what it stands for
+	Class     string                        // threat class (the simulator's classes); "" for benign
+	Technique string                        // ATT&CK technique; "" for benign
+	Imitates  string                        // one line: what it stands for
 	natural   func(u func() float64) timing // u draws uniformly from [0, 1]
 }
 
