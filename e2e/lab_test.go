@@ -78,7 +78,10 @@ const (
 	// labQEMUAttackStart is when a QEMU guest's attack window is planned;
 	// it starts later if SeaBIOS has not reached the boot sector by then
 	// (5-10 s on an idle machine, up to 25 s with compilers on both cores).
-	labQEMUAttackStart  = 25 * time.Second
+	// It is timed from QEMU's start, the grace from the VM's first window,
+	// which comes seconds later when 13 guests start at once: 30 s keeps
+	// the attack's first windows clear of the grace.
+	labQEMUAttackStart  = 30 * time.Second
 	labQEMUAttackLength = 12 * time.Second
 	// labWarmupWindows covers a QEMU guest's boot: SeaBIOS under PVM
 	// emulation takes 5-15 s, and its one-off probing (MTRR writes, PCI
