@@ -359,6 +359,40 @@ func (c *Calibration) TailProb(s float64) float64 {
 	return max(1-level/float64(m), floor)
 }
 
+// PValue returns P(S ≥ s) for the score S of a benign window: the p-value
+// of an observed score, which the ensemble combines (Artifact.Combine). It
+// equals TailProb except where s sits on an atom of the held-out scores (a
+// run of equal quantiles, such as the 0 most zmax and vmbase scores are):
+// there TailProb gives the mass above the atom, which for an atom holding
+// every held-out window is 0.5/n, and a detector that scored every benign
+// window 0 would then give every window the same tiny p. P(S ≥ s) counts
+// the atom itself, so p is super-uniform under benign data (P(p ≤ α) ≤ α),
+// which the Bonferroni bound of the ensemble needs: a detector whose score
+// does not move says nothing, instead of setting every window's score.
+func (c *Calibration) PValue(s float64) float64 {
+	p := c.TailProb(s)
+	q := c.Quantiles
+	m := len(q) - 1
+	if m < 1 || s < q[0] || s > q[m] || (c.Tail.N > 0 && s > c.Tail.U) {
+		return p
+	}
+	i := sort1(q, s) - 1 // last quantile ≤ s
+	if q[i] != s {
+		return p
+	}
+	// First quantile equal to s: the atom starts there.
+	lo := 0
+	for hi := i; lo < hi; {
+		mid := int(uint(lo+hi) >> 1)
+		if q[mid] < s {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return max(p, 1-float64(lo)/float64(m))
+}
+
 // IncidentRate returns the expected false incidents per VM-day at threshold
 // t under the fitted tail: windows per day × P(S > t) × extremal index.
 func (c *Calibration) IncidentRate(t float64) float64 {

@@ -7,8 +7,9 @@ import (
 	"github.com/escapement/escapement/models/stream"
 )
 
-// Ensemble scoring: each detector's raw score is mapped to the tail
-// probability p_d of a benign window by its own Calibration; the ensemble
+// Ensemble scoring: each detector's raw score is mapped to its p-value p_d,
+// the probability that a benign window scores at least as high
+// (Calibration.PValue), by its own Calibration; the ensemble
 // takes the Bonferroni bound p = min(1, D·min_d p_d) and scores
 // E = −log10 p. E is what the alert Calibration (and its threshold) is fitted
 // on, so detectors of different scales combine and adding one does not
@@ -27,7 +28,7 @@ func (a *Artifact) Combine(z, raw, p []float64) float64 {
 	minp := 1.0
 	for i, d := range a.Detectors {
 		raw[i] = d.Score(z)
-		p[i] = a.Manifest.Calibration.Detectors[i].TailProb(raw[i])
+		p[i] = a.Manifest.Calibration.Detectors[i].PValue(raw[i])
 		minp = min(minp, p[i])
 	}
 	return EnsembleScore(minp, a.NumDetectors())
@@ -46,12 +47,12 @@ func (a *Artifact) CombineStream(w stream.Window, states []stream.State, raw, p 
 	minp := 1.0
 	for i, d := range a.Detectors {
 		raw[i] = d.Score(w.Z)
-		p[i] = a.Manifest.Calibration.Detectors[i].TailProb(raw[i])
+		p[i] = a.Manifest.Calibration.Detectors[i].PValue(raw[i])
 		minp = min(minp, p[i])
 	}
 	for i, st := range states {
 		raw[nw+i] = st.Score(w)
-		p[nw+i] = a.Manifest.Calibration.Stream[i].TailProb(raw[nw+i])
+		p[nw+i] = a.Manifest.Calibration.Stream[i].PValue(raw[nw+i])
 		minp = min(minp, p[nw+i])
 	}
 	return EnsembleScore(minp, n)

@@ -65,6 +65,12 @@ type TrainConfig struct {
 	// slice none. Known: "vmbase" (per-VM baseline), "ngram" (n-gram
 	// sketch).
 	Stream []string `json:",omitempty"`
+	// BaselineWarmup is the number of windows the per-VM baseline
+	// (vmbase) learns before it scores; 0 keeps its default
+	// (vmbase.DefaultWarmup, 15 minutes of 1 s windows). Recordings shorter
+	// than the default never let it score: neither in calibration nor
+	// afterwards.
+	BaselineWarmup int `json:",omitempty"`
 }
 
 // Fit trains and calibrates a model set on benign rows whose Values follow
@@ -180,7 +186,7 @@ func FitSplit(train, held [][]features.Row, names []string, cfg TrainConfig) (*m
 			}
 		}
 		for _, name := range cfg.Stream {
-			d, err := newStream(name, a.Standardizer, names)
+			d, err := newStream(name, a.Standardizer, names, cfg)
 			if err != nil {
 				return nil, err
 			}
@@ -246,7 +252,7 @@ func FitSplit(train, held [][]features.Row, names []string, cfg TrainConfig) (*m
 		for i := range ens[v] {
 			minp := 1.0
 			for d := range n {
-				minp = min(minp, a.DetectorCalibration(d).TailProb(rawSeqs[d][v][i]))
+				minp = min(minp, a.DetectorCalibration(d).PValue(rawSeqs[d][v][i]))
 			}
 			ens[v][i] = models.EnsembleScore(minp, n)
 		}

@@ -34,10 +34,12 @@ var DefaultStream = []string{vmbase.Name}
 var StreamTailFraction = 0.002
 
 // newStream returns an unfitted stream detector by name.
-func newStream(name string, std *models.Standardizer, names []string) (stream.Detector, error) {
+func newStream(name string, std *models.Standardizer, names []string, cfg TrainConfig) (stream.Detector, error) {
 	switch name {
 	case vmbase.Name:
-		return newBaseline(std, names), nil
+		d := newBaseline(std, names)
+		d.Warmup = cfg.BaselineWarmup
+		return d, nil
 	case ngram.Name:
 		return ngram.New(), nil
 	}

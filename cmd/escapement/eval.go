@@ -25,11 +25,14 @@ import (
 
 // evalReport is what `escapement eval --json` prints.
 type evalReport struct {
-	Datasets            []string              `json:"datasets"`
-	Model               string                `json:"model"`
-	VMs                 int                   `json:"vms"`
-	VMDays              float64               `json:"vm_days"`
-	Windows             int                   `json:"windows"`
+	Datasets []string `json:"datasets"`
+	Model    string   `json:"model"`
+	VMs      int      `json:"vms"`
+	VMDays   float64  `json:"vm_days"`
+	Windows  int      `json:"windows"`
+	// GraceWindows counts the windows inside the model's grace (each VM's
+	// first Manifest.GraceWindows), left out of the per-window measures.
+	GraceWindows        int                   `json:"grace_windows,omitempty"`
 	Incidents           int                   `json:"incidents"`
 	FalseAlerts         int                   `json:"false_alerts"`
 	FalseAlertsPerVMDay float64               `json:"false_alerts_per_vm_day"`
@@ -196,13 +199,24 @@ func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs [
 					}
 				}
 				in := insideScenario(r, byVM[r.VMID], 0)
-				scores = append(scores, e)
-				labels = append(labels, in)
+				// The model's grace windows (a VM's first ones, its
+				// start-up) are neither learnt nor judged by the model,
+				// so they are left out of the per-window measures as
+				// the scorer leaves them out of its incidents.
+				judged := len(vs.start) >= model.Manifest.GraceWindows
+				if judged {
+					scores = append(scores, e)
+					labels = append(labels, in)
+				} else {
+					rep.GraceWindows++
+				}
 				vs.start, vs.end = append(vs.start, r.Start), append(vs.end, r.End)
 				vs.e, vs.label = append(vs.e, e), append(vs.label, in)
 				for i, v := range raw {
 					vs.raw[i] = append(vs.raw[i], v)
-					rawAll[i] = append(rawAll[i], v)
+					if judged {
+						rawAll[i] = append(rawAll[i], v)
+					}
 				}
 				rep.Windows++
 			}
@@ -224,7 +238,7 @@ func evaluate(ctx context.Context, model *models.Artifact, sc scoreFlags, dirs [
 	for i, name := range model.DetectorNames() {
 		de := detectorEval{Name: name, Threshold: detectorThreshold(model, i, sc.budget)}
 		de.rankEval(rawAll[i], labels)
-		de.incidentEval(evalIn, foldAlone(series, i, de.Threshold, gap))
+		de.incidentEval(evalIn, foldAlone(series, i, de.Threshold, gap, model.Manifest.GraceWindows))
 		rep.Detectors = append(rep.Detectors, de)
 		rawAll[i] = nil
 	}
@@ -291,6 +305,9 @@ func (r evalReport) print(w io.Writer) {
 	fmt.Fprintf(w, "false alerts per VM-hour %.2f over %.2f VM-hours\n", r.FalseAlertsPerVMHr, r.VMHours)
 	if r.ROCAUC != nil {
 		fmt.Fprintf(w, "per-window ROC-AUC %.3f, PR-AUC %.3f\n", *r.ROCAUC, *r.PRAUC)
+	}
+	if r.GraceWindows > 0 {
+		fmt.Fprintf(w, "per-window measures leave out the %d windows inside the model's grace (each VM's first windows)\n", r.GraceWindows)
 	}
 	for _, a := range r.AtFPR {
 		fmt.Fprintf(w, "per-window detection rate at %g%% false positives: %s\n", 100*a.FPR, num(a.DetectionRate))

@@ -89,8 +89,9 @@ func detectorThreshold(a *models.Artifact, i int, budget float64) float64 {
 }
 
 // foldAlone folds what detector i (or, with i < 0, the ensemble score
-// against threshold) would have raised on every VM series.
-func foldAlone(series []*vmSeries, i int, threshold float64, gap int) []training.Incident {
+// against threshold) would have raised on every VM series, raising nothing
+// on each VM's first grace windows, as the scorer does.
+func foldAlone(series []*vmSeries, i int, threshold float64, gap, grace int) []training.Incident {
 	var out []training.Incident
 	for _, s := range series {
 		ws := make([]training.AlertWindow, len(s.start))
@@ -99,7 +100,7 @@ func foldAlone(series []*vmSeries, i int, threshold float64, gap int) []training
 			if i >= 0 {
 				v = s.raw[i][k]
 			}
-			ws[k] = training.AlertWindow{Start: s.start[k], End: s.end[k], Alert: v > threshold}
+			ws[k] = training.AlertWindow{Start: s.start[k], End: s.end[k], Alert: v > threshold && k >= grace}
 		}
 		out = append(out, training.FoldIncidents(s.vm, ws, gap)...)
 	}

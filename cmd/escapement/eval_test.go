@@ -45,7 +45,7 @@ func TestEvalPerDetectorAndReport(t *testing.T) {
 	// scorer's incidents, window for window.
 	ens := rep.Detectors[len(rep.Detectors)-1]
 	require.Equal(t, ensembleName, ens.Name)
-	folded := foldAlone(ev.series, -1, ens.Threshold, ev.gap)
+	folded := foldAlone(ev.series, -1, ens.Threshold, ev.gap, 0)
 	span := func(incs []training.Incident) []string {
 		var out []string
 		for _, inc := range incs {
@@ -55,6 +55,17 @@ func TestEvalPerDetectorAndReport(t *testing.T) {
 		return out
 	}
 	require.Equal(t, span(ev.incidents), span(folded))
+	require.Zero(t, rep.GraceWindows)
+
+	// With a grace (the first 5 minutes of each VM), the fold still is the
+	// scorer's incidents, and the grace windows leave the per-window measures.
+	graced := *model
+	graced.Manifest.GraceWindows = 300
+	evg, err := evaluate(ctx, &graced, sc, []string{dir}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 6*300, evg.rep.GraceWindows)
+	require.Equal(t, span(evg.incidents), span(foldAlone(evg.series, -1, ens.Threshold, evg.gap, 300)))
+	require.NotEqual(t, span(evg.incidents), span(folded), "the simulated fleet has incidents in its first 5 minutes")
 
 	// One row per detector of the model, then the ensemble; the ensemble row
 	// agrees with the headline numbers.

@@ -42,6 +42,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	holdout := fs.Float64("holdout", 0.3, "share of VMs held out to calibrate the threshold on windows the model was not fit on")
 	platform := fs.String("platform", "sim", "platform of the training data: sim, pvm, vmx or svm")
 	grace := fs.Int("grace-windows", 0, "first windows of each VM left out of training; the model records it and the scorer raises no incident on them (a VMM's start-up)")
+	baseWarmup := fs.Int("vmbase-warmup", 0, "windows the per-VM baseline (vmbase) learns of each VM before it scores; 0 = its default of 900 (15 min of 1 s windows). Lower it only when the VMs' slowest benign cycle is far shorter, e.g. lab recordings (docs/models.md)")
 	simDir := fs.String("sim-dir", "", "with --default-model: keep the simulated fleets in this `directory` and reuse those already there")
 	defModel := fs.Bool("default-model", false, "regenerate the built-in default model: simulate benign fleets from its fixed seeds and write "+defaultmodel.Dir+" (run from the repository root)")
 	if err := parseFlags(fs, cfgFile, args); err != nil {
@@ -103,7 +104,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	a, err := training.Fit(rows, features.Names(), training.TrainConfig{Seed: *seed, Trees: *trees, Subsample: *subsample, Stream: streamNames,
 		HoldoutFraction: *holdout, Budget: *budget, Platform: *platform, SchemaHash: models.SchemaHash(features.Names()),
-		Strata: info.strata, GraceWindows: *grace})
+		Strata: info.strata, GraceWindows: *grace, BaselineWarmup: *baseWarmup})
 	if err != nil {
 		return err
 	}
