@@ -40,14 +40,14 @@ import (
 )
 
 type config struct {
-	out, bin, tracefs  string
-	plans              planConfig
-	grace, novelty     int
-	vmbaseWarmup       int
-	holdout            float64
-	trainSeed          uint64
-	budget             float64
-	reuse, skipRecords bool
+	out, bin, tracefs string
+	plans             planConfig
+	grace, novelty    int
+	vmbaseWarmup      int
+	holdout           float64
+	trainSeed         uint64
+	budget            float64
+	reuse             bool
 }
 
 func main() {
@@ -127,7 +127,7 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) (bool, error) 
 			return false, fmt.Errorf("build escapement (run from the repository root, or pass -bin): %w", err)
 		}
 	}
-	record := func(p interface{ Validate() error }, name, dir string, plan any) error {
+	record := func(name, dir string, plan any) error {
 		if c.reuse && exists(filepath.Join(dir, "manifest.json")) {
 			progress(stderr, began, "reusing %s", dir)
 			return nil
@@ -146,7 +146,7 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) (bool, error) 
 	}
 	progress(stderr, began, "training plan: %d VMs for %v; detection plan: %d VMs for %v (attacks from %v)",
 		len(tp.VMs), c.plans.TrainDuration, len(dp.VMs), c.plans.DetectDuration, c.plans.Quiet)
-	if err := record(tp, "train", trainDir, tp); err != nil {
+	if err := record("train", trainDir, tp); err != nil {
 		return false, err
 	}
 	model := filepath.Join(c.out, "model")
@@ -156,7 +156,7 @@ func run(ctx context.Context, c config, stdout, stderr io.Writer) (bool, error) 
 		"--seed", fmt.Sprint(c.trainSeed), "--budget", fmt.Sprint(c.budget)); err != nil {
 		return false, err
 	}
-	if err := record(dp, "detect", detectDir, dp); err != nil {
+	if err := record("detect", detectDir, dp); err != nil {
 		return false, err
 	}
 	progress(stderr, began, "evaluating %s on %s", model, detectDir)
