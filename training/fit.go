@@ -231,9 +231,14 @@ func FitSplit(train, held [][]features.Row, names []string, cfg TrainConfig) (*m
 	cc := models.CalibrationConfig{WindowSeconds: cfg.Window.Seconds(), Budget: cfg.Budget, GapWindows: cfg.GapWindows}
 	for d, name := range a.DetectorNames() {
 		dcc := cc
+		var det any
 		if d >= nw {
 			dcc.TailFraction, dcc.ExpTail = StreamTailFraction, true
-		} else if ts, ok := a.Detectors[d].(models.TailScaler); ok {
+			det = a.Stream[d-nw]
+		} else {
+			det = a.Detectors[d]
+		}
+		if ts, ok := det.(models.TailScaler); ok {
 			dcc.MinTailScale = ts.MinTailScale()
 		}
 		c, err := models.Calibrate(rawSeqs[d], dcc)
