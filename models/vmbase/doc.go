@@ -53,12 +53,16 @@
 //
 // A State scores 0 until it has learned Warmup windows (default 900: fifteen
 // minutes of 1 s windows), the time a VM needs to show its periodic
-// activity (timers, agents) once.
+// activity (timers, agents) once. Training sets another with
+// training.TrainConfig.BaselineWarmup (escapement train --vmbase-warmup) for
+// VMs whose slowest benign cycle is far shorter, such as the lab's guests.
 //
 // # Fit
 //
 // The detector has no parameters learned from data beyond the Standardizer
 // it is given (Median, Scale): Fit checks the sequences and the dimension.
 // What training does learn is its calibration, by replaying held-out VMs'
-// windows in time order through fresh States (training.Fit).
+// windows in time order through fresh States (training.Fit). The score is
+// on a log scale, so the detector is a models.TailScaler: its calibrated tail
+// is exponential with a scale of at least DefaultMinTailScale.
 package vmbase
