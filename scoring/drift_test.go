@@ -94,9 +94,9 @@ func TestBinLinearMatchesBin(t *testing.T) {
 	for i := range X {
 		X[i] = []float64{
 			math.Round(20 * math.Exp(rng.NormFloat64())), // counts
-			rng.NormFloat64(),                            // continuous
-			float64(rng.IntN(3)),                         // three values: few edges
-			0,                                            // constant: no edges
+			rng.NormFloat64(),    // continuous
+			float64(rng.IntN(3)), // three values: few edges
+			0,                    // constant: no edges
 		}
 	}
 	ref, err := drift.Fit([]string{"a", "b", "c", "d"}, X, 0)
