@@ -52,6 +52,8 @@ type Scorer struct {
 	z, raw, p []float64     // scratch
 	grams     []stream.Gram // scratch
 
+	gramItems map[uint64][]string // decoded n-grams of explanations (see gramNames)
+
 	drift *driftMonitor // nil when disabled
 }
 
