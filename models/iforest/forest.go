@@ -238,6 +238,9 @@ func (f *Forest) PathLength(x []float64) float64 {
 // interleaved layout, whose slots stay in registers.
 const lanes = 8
 
+// walk is written out for eight lanes: this fails to compile otherwise.
+const _ = uint(lanes-8) + uint(8-lanes)
+
 // walk descends the h levels of one group of lanes interleaved trees (see
 // interleave) and returns the slot each tree ends in. Slot p = lanes·i + k
 // holds node i of tree k, whose children are nodes 2i+1 and 2i+2, so the
