@@ -24,6 +24,9 @@
 //     best cluster's mean NLL (a program-conditioned model).
 //   - stide, N = 6.
 //
+// Last, a diagnostic of protocol: the n-gram model trained with a share of
+// the validation traces added (see protocol).
+//
 // The breakdown groups attack traces by the process number in their file
 // name: numbers found in at least five attack recordings are processes that
 // run through every recording (daemons), the rest are grouped by family.
@@ -83,7 +86,10 @@ func run(dir string) error {
 		fmt.Printf("| %s | %.4f | %.4f | %.1f s |\n", f.name, roc, pr, time.Since(start).Seconds())
 		fmt.Fprintf(os.Stderr, "adfa-explore: %s done\n", f.name)
 	}
-	return breakdown(set, train, normal)
+	if err := breakdown(set, train, normal); err != nil {
+		return err
+	}
+	return protocol(train, normal, attack)
 }
 
 func calls(ts []adfa.Trace) [][]int {
