@@ -139,7 +139,10 @@ type Detail struct {
 type NGram struct {
 	Stream string `json:"stream"` // "exit" or "syscall"
 	Hash   string `json:"hash"`   // 16 hex digits, features.NGramHash
-	Count  int    `json:"count"`  // occurrences in the window
+	// Items names the n-gram's exit kinds or x86-64 system calls in order,
+	// decoded from the hash (absent when it does not decode).
+	Items []string `json:"items,omitempty"`
+	Count int      `json:"count"` // occurrences in the window
 	// BenignPerMillion is how many benign training windows in a million
 	// held it (0: never seen).
 	BenignPerMillion float64 `json:"benign_per_million"`

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/escapement/escapement/features"
+	"github.com/escapement/escapement/models/drift"
 	"github.com/escapement/escapement/training"
 )
 
@@ -82,6 +83,37 @@ func TestFeaturePSIGauges(t *testing.T) {
 	// window disables monitoring.
 	require.NotNil(t, newDriftMonitor(0, reg))
 	require.Nil(t, NewScorer(fixture, Config{DriftWindow: -1}, nil, prometheus.NewRegistry()).drift)
+}
+
+// TestBinLinearMatchesBin compares the scorer's branch-free bin count with
+// drift.Bin on references fitted by drift.Fit, at the edges themselves,
+// between them, beyond them and on NaN and infinities.
+func TestBinLinearMatchesBin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	X := make([][]float64, 5000)
+	for i := range X {
+		X[i] = []float64{
+			math.Round(20 * math.Exp(rng.NormFloat64())), // counts
+			rng.NormFloat64(),    // continuous
+			float64(rng.IntN(3)), // three values: few edges
+			0,                    // constant: no edges
+		}
+	}
+	ref, err := drift.Fit([]string{"a", "b", "c", "d"}, X, 0)
+	require.NoError(t, err)
+	require.NoError(t, ref.Validate())
+	for j, edges := range ref.Edges {
+		probes := []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1), -1e300, 1e300}
+		for _, e := range edges {
+			probes = append(probes, e, math.Nextafter(e, math.Inf(1)), math.Nextafter(e, math.Inf(-1)))
+		}
+		for _, x := range X {
+			probes = append(probes, x[j])
+		}
+		for _, v := range probes {
+			require.Equal(t, drift.Bin(edges, v), binLinear(edges, v), "feature %d value %v", j, v)
+		}
+	}
 }
 
 func BenchmarkDriftObserve(b *testing.B) {

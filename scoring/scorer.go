@@ -52,6 +52,8 @@ type Scorer struct {
 	z, raw, p []float64     // scratch
 	grams     []stream.Gram // scratch
 
+	gramItems map[uint64][]string // decoded n-grams of explanations (see gramNames)
+
 	drift *driftMonitor // nil when disabled
 }
 
@@ -194,7 +196,7 @@ func (s *Scorer) validate(row features.Row) error {
 		return fmt.Errorf("%w: vm %q window [%d, %d) is empty or unnamed", ErrInvalidRow, row.VMID, row.Start, row.End)
 	}
 	for i, v := range row.Values {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if v-v != 0 { // NaN or ±Inf (one subtraction instead of IsNaN and IsInf)
 			return fmt.Errorf("%w: vm %q feature %s is %v", ErrInvalidRow, row.VMID, s.a.Manifest.FeatureNames[i], v)
 		}
 	}

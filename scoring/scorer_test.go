@@ -247,11 +247,20 @@ func TestInvalidRows(t *testing.T) {
 	bad.Values = bad.Values[:3]
 	_, err := sc.Score(bad)
 	require.ErrorIs(t, err, ErrInvalidRow)
-	bad = row("vm-a", 0, 1, 1)
-	bad.Values[2] = math.NaN()
-	_, err = sc.Score(bad)
-	require.ErrorIs(t, err, ErrInvalidRow)
-	require.ErrorContains(t, err, "exit_hypercall_rate")
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		bad = row("vm-a", 0, 1, 1)
+		bad.Values[2] = v
+		_, err = sc.Score(bad)
+		require.ErrorIs(t, err, ErrInvalidRow, "%v", v)
+		require.ErrorContains(t, err, "exit_hypercall_rate")
+	}
+	for _, v := range []float64{math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		ok := row("vm-edge", 0, 1, 1)
+		ok.Values[2] = v
+		_, err = sc.Score(ok)
+		require.NoError(t, err, "%v is finite", v)
+		sc.Forget("vm-edge")
+	}
 	bad = row("vm-a", 0, 1, 1)
 	bad.End = bad.Start
 	_, err = sc.Score(bad)

@@ -89,13 +89,38 @@ func (s *Scorer) explainStream(st *vmState, z []float64) ([]anomaly.Feature, []a
 			}
 			if e.Feature < 0 && len(grams) < maxStreamEvidence {
 				grams = append(grams, anomaly.NGram{
-					Stream: streamName(e.Gram.Stream()), Hash: fmt.Sprintf("%016x", e.Gram.Hash),
+					Stream: streamName(e.Gram.Stream()), Hash: fmt.Sprintf("%016x", e.Gram.Hash), Items: s.gramNames(e.Gram.Hash),
 					Count: int(e.Gram.Count), BenignPerMillion: round(e.Baseline, 2), Surprisal: round(e.Score, 2),
 				})
 			}
 		}
 	}
 	return feats, grams
+}
+
+// maxGramItems bounds the scorer's cache of decoded n-grams.
+const maxGramItems = 4096
+
+// gramNames returns the names of an n-gram's items (exit kinds or system
+// calls, in order), or nil when the hash does not decode. Decoding a system
+// call 3-gram costs about a millisecond, so results are cached; the cache
+// starts over when full.
+func (s *Scorer) gramNames(hash uint64) []string {
+	if names, ok := s.gramItems[hash]; ok {
+		return names
+	}
+	var names []string
+	if stream, items, ok := features.DecodeNGram(hash); ok {
+		names = make([]string, len(items))
+		for i, it := range items {
+			names[i] = features.ItemName(stream, it)
+		}
+	}
+	if s.gramItems == nil || len(s.gramItems) >= maxGramItems {
+		s.gramItems = make(map[uint64][]string)
+	}
+	s.gramItems[hash] = names
+	return names
 }
 
 func streamName(s uint8) string {

@@ -169,3 +169,14 @@ func TestVMBaselineFreezesAndExplains(t *testing.T) {
 	feed(3)
 	require.NotContains(t, a.Fired(sc.p), "vmbase", "after the incident the VM's baseline holds the writes")
 }
+
+// TestGramNames: explanations name an n-gram's items, decoded from its hash
+// and cached; a hash that does not decode gets no names.
+func TestGramNames(t *testing.T) {
+	s := &Scorer{}
+	h := features.NGramHash(features.StreamSyscall, 16, 232, 0)
+	require.Equal(t, []string{"ioctl", "epoll_wait", "read"}, s.gramNames(h))
+	require.Contains(t, s.gramItems, h)
+	require.Equal(t, []string{"io", "io", "mmio"}, s.gramNames(features.NGramHash(features.StreamExit, 1, 1, 2)))
+	require.Nil(t, s.gramNames(0x0123456789abcdef&^1))
+}

@@ -237,10 +237,12 @@ func TestPathLengthMatchesOneTreeAtATime(t *testing.T) {
 		}
 	}
 	for _, trees := range []int{1, 7, lanes, lanes + 1, 2*lanes - 1, 100} {
-		f := New(trees, 64)
-		require.NoError(t, f.Fit(X, rand.New(rand.NewPCG(1, uint64(trees)))))
-		for _, p := range append(probes, X[:200]...) {
-			require.Equal(t, math.Float64bits(referencePathLength(f, p)), math.Float64bits(f.PathLength(p)), "%d trees", trees)
+		for _, psi := range []int{64, 1, 2, 3, 256} { // heights 6, 0, 1, 2, 8
+			f := New(trees, psi)
+			require.NoError(t, f.Fit(X, rand.New(rand.NewPCG(1, uint64(trees)))))
+			for _, p := range append(probes, X[:200]...) {
+				require.Equal(t, math.Float64bits(referencePathLength(f, p)), math.Float64bits(f.PathLength(p)), "%d trees, ψ = %d", trees, psi)
+			}
 		}
 	}
 }

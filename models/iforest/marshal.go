@@ -88,5 +88,6 @@ func (f *Forest) UnmarshalBinary(data []byte) error {
 	f.Trees, f.Subsample = trees, psi
 	f.dim, f.psi, f.cpsi, f.height = dim, psi, C(psi), height
 	f.splits, f.leaves = splits, leaves
+	f.interleave()
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"gorgonia.org/gorgonia"
 )
 
 // grammar returns n seeded traces of a small process with a long-range
@@ -76,26 +75,8 @@ func TestLearnsGrammar(t *testing.T) {
 // forward runs gorgonia's forward pass of w on one trace and returns the
 // NLL of each call: the reference of the plain-Go inference.
 func forward(t *testing.T, w *weights, voc *vocab, trace []int) []float64 {
-	// Two streams (gorgonia drops a dimension of one-row slices): the
-	// trace and an empty stream of start symbols.
-	gr, err := build(w, 2, len(trace))
+	out, err := graphNLL(w, voc, trace)
 	require.NoError(t, err)
-	bt := newBatch(w, 2, len(trace))
-	in := symStart
-	for k, c := range trace {
-		bt.set(w, 2*k, in, voc.id(c), k == 0)
-		bt.set(w, 2*k+1, symStart, -1, true)
-		in = voc.id(c)
-	}
-	require.NoError(t, gr.let(bt))
-	vm := gorgonia.NewTapeMachine(gr.g)
-	defer vm.Close()
-	require.NoError(t, vm.RunAll())
-	all := gr.nllV.Data().([]float64)
-	out := make([]float64, len(trace))
-	for k := range out {
-		out[k] = all[2*k]
-	}
 	return out
 }
 
@@ -108,6 +89,22 @@ func TestParityWithGorgonia(t *testing.T) {
 		got := m.NLL(tr, nil)
 		require.InDeltaSlice(t, want, got, 1e-9)
 	}
+}
+
+// TestSelfCheckRefusesBrokenGraph: with 128 cells gorgonia's graph computes
+// another function than the LSTM (the inference and a plain triple loop
+// agree with each other); Fit must refuse rather than train it. Neighbouring
+// sizes pass the check.
+func TestSelfCheckRefusesBrokenGraph(t *testing.T) {
+	train := grammar(1, 20)
+	for _, h := range []int{127, 129} {
+		m := &LM{Embed: 8, Hidden: h, Unroll: 4, Batch: 2, Epochs: 0}
+		require.NoError(t, m.Fit(train), "hidden %d", h)
+	}
+	m := &LM{Embed: 8, Hidden: 128, Unroll: 4, Batch: 2, Epochs: 0}
+	err := m.Fit(train)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "choose another hidden size")
 }
 
 func TestAggregate(t *testing.T) {

@@ -225,14 +225,26 @@ func (s *State) Learn(w stream.Window) {
 	for _, j := range d.active {
 		l := float32(z[j]*d.Scale[j] + d.Median[j])
 		e, m := &el[2*j], &el[2*j+1]
-		if l > *m {
-			*m += eta
-		} else if l < *m {
-			*m -= eta
-		}
+		*m = step(*m, l, eta)
 		*e = max(l, *e-decay)
 	}
 	s.n++
+}
+
+// step moves the location m by eta towards l (not at all when l == m). The
+// direction is a coin flip on most windows, so it is chosen by conditional
+// moves on the bits rather than a branch the CPU would mispredict about half
+// the time; the result is the same float32 as m+eta or m−eta.
+func step(m, l, eta float32) float32 {
+	b := math.Float32bits(m)
+	up, down := math.Float32bits(m+eta), math.Float32bits(m-eta)
+	if l > m {
+		b = up
+	}
+	if l < m {
+		b = down
+	}
+	return math.Float32frombits(b)
 }
 
 // Explain implements stream.Explainer: the features of the group that rose

@@ -110,11 +110,22 @@ func (d *Detector) Score(x []float64) float64 {
 	if len(x) != len(d.median) {
 		panic(fmt.Sprintf("zmax: vector has %d features, detector was fitted on %d", len(x), len(d.median)))
 	}
-	best := math.Inf(-1)
-	for j, v := range x {
-		best = max(best, (v-d.median[j])/d.spread[j])
+	// Four running maxima: one chain of max waits for the previous one at
+	// every feature, four overlap with the divisions. max is associative
+	// and commutative (NaN wins, +0 over −0), so the result is the same.
+	med, spr := d.median[:len(x)], d.spread[:len(x)]
+	b0, b1, b2, b3 := math.Inf(-1), math.Inf(-1), math.Inf(-1), math.Inf(-1)
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		b0 = max(b0, (x[j]-med[j])/spr[j])
+		b1 = max(b1, (x[j+1]-med[j+1])/spr[j+1])
+		b2 = max(b2, (x[j+2]-med[j+2])/spr[j+2])
+		b3 = max(b3, (x[j+3]-med[j+3])/spr[j+3])
 	}
-	return best
+	for ; j < len(x); j++ {
+		b0 = max(b0, (x[j]-med[j])/spr[j])
+	}
+	return max(max(b0, b1), max(b2, b3))
 }
 
 // Binary layout (little endian): "ZMAX" | u16 format | u32 dim |
