@@ -373,17 +373,25 @@ func (c *Calibration) TailProb(s float64) float64 {
 // which the Bonferroni bound of the ensemble needs: a detector whose score
 // does not move says nothing, instead of setting every window's score.
 func (c *Calibration) PValue(s float64) float64 {
-	p := c.TailProb(s)
+	const floor = 1e-300
+	if c.Tail.N > 0 && s > c.Tail.U {
+		return max(c.Tail.Zeta*c.Tail.Survival(s-c.Tail.U), floor)
+	}
 	q := c.Quantiles
 	m := len(q) - 1
-	if m < 1 || s < q[0] || s > q[m] || (c.Tail.N > 0 && s > c.Tail.U) {
-		return p
+	switch {
+	case m < 1 || s <= q[0]:
+		return 1
+	case s > q[m]:
+		return max(0.5/float64(max(c.Windows, 1)), floor)
 	}
-	i := sort1(q, s) - 1 // last quantile ≤ s
+	i := sort1(q, s) - 1 // last quantile ≤ s; s > q[0], so i ≥ 0
 	if q[i] != s {
-		return p
+		// Between two quantiles (i < m, as s ≤ q[m]): TailProb's value.
+		level := float64(i) + (s-q[i])/(q[i+1]-q[i])
+		return max(1-level/float64(m), floor)
 	}
-	// First quantile equal to s: the atom starts there.
+	// On a quantile: the atom starts at the first quantile equal to s.
 	lo := 0
 	for hi := i; lo < hi; {
 		mid := int(uint(lo+hi) >> 1)
@@ -393,7 +401,10 @@ func (c *Calibration) PValue(s float64) float64 {
 			hi = mid
 		}
 	}
-	return max(p, 1-float64(lo)/float64(m))
+	if lo == m {
+		return max(0.5/float64(max(c.Windows, 1)), floor) // the held-out maximum alone
+	}
+	return 1 - float64(lo)/float64(m)
 }
 
 // IncidentRate returns the expected false incidents per VM-day at threshold

@@ -80,3 +80,38 @@ func TestPValue(t *testing.T) {
 	require.InDelta(t, 0.5/400, c.TailProb(0), 1e-12)
 	require.Equal(t, 1.0, c.PValue(0))
 }
+
+// BenchmarkPValue measures the per-detector, per-window cost of the
+// ensemble's p-value against TailProb's, on a zmax-like calibration (an atom
+// at 0 and a continuous top) at scores spread over its range.
+func BenchmarkPValue(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	seqs := make([][]float64, 4)
+	for v := range seqs {
+		for range 5000 {
+			x := 0.0
+			if rng.IntN(3) == 0 {
+				x = rng.ExpFloat64()
+			}
+			seqs[v] = append(seqs[v], x)
+		}
+	}
+	c, err := Calibrate(seqs, CalibrationConfig{WindowSeconds: 1})
+	require.NoError(b, err)
+	xs := make([]float64, 1024)
+	for i := range xs {
+		xs[i] = seqs[i%4][i]
+	}
+	for _, f := range []struct {
+		name string
+		fn   func(float64) float64
+	}{{"PValue", c.PValue}, {"TailProb", c.TailProb}} {
+		b.Run(f.name, func(b *testing.B) {
+			var sum float64
+			for i := 0; b.Loop(); i++ {
+				sum += f.fn(xs[i&1023])
+			}
+			_ = sum
+		})
+	}
+}
