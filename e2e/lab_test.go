@@ -72,17 +72,19 @@ var (
 
 const (
 	labTrainDuration  = 75 * time.Second
-	labDetectDuration = 55 * time.Second
+	labDetectDuration = 62 * time.Second
 	labAttackStart    = 22 * time.Second
 	labAttackLength   = 15 * time.Second
 	// labQEMUAttackStart is when a QEMU guest's attack window is planned;
 	// it starts later if SeaBIOS has not reached the boot sector by then
 	// (5-10 s on an idle machine, up to 25 s with compilers on both cores).
 	// It is timed from QEMU's start, the grace from the VM's first window,
-	// which comes seconds later when 13 guests start at once: 30 s keeps
-	// the attack's first windows clear of the grace.
+	// which comes seconds later when 13 guests start at once (up to 17 s
+	// seen in CI), so the attack also waits labQEMUSettle after the boot
+	// sector's first line, which comes after the VM's first window.
 	labQEMUAttackStart  = 30 * time.Second
 	labQEMUAttackLength = 12 * time.Second
+	labQEMUSettle       = (labGraceWindows + 3) * time.Second
 	// labWarmupWindows covers a QEMU guest's boot: SeaBIOS under PVM
 	// emulation takes 5-15 s, and its one-off probing (MTRR writes, PCI
 	// enumeration, CMOS) is novel to the VM whenever it falls after the
@@ -141,7 +143,7 @@ func detectionPlan() lab.Plan {
 				Start: lab.Duration(labAttackStart + time.Duration(i)*time.Second), Duration: lab.Duration(labAttackLength)}}})
 	}
 	for _, a := range qemuFloodAttacks {
-		p.VMs = append(p.VMs, lab.PlanVM{Name: "attack-qemu-" + a, VMM: lab.VMMQEMU, Workload: lab.QEMUConsolePIT,
+		p.VMs = append(p.VMs, lab.PlanVM{Name: "attack-qemu-" + a, VMM: lab.VMMQEMU, Workload: lab.QEMUConsolePIT, Settle: lab.Duration(labQEMUSettle),
 			Windows: []lab.Window{{Workload: a, Rate: lab.RateFlood,
 				Start: lab.Duration(labQEMUAttackStart), Duration: lab.Duration(labQEMUAttackLength)}}})
 	}

@@ -52,6 +52,13 @@ type PlanVM struct {
 	// it from the seed. A training plan sets VMs of a workload at 0 and 1 so
 	// the model sees the whole range the workload can run at.
 	Level *float64 `yaml:"level,omitempty" json:"level,omitempty"`
+	// Settle, for a QEMU VM with windows, holds each window back until the
+	// boot sector has run for at least this long (from its first line on
+	// the serial port). The VM's first feature window comes before its
+	// boot, so an attack held back by the grace a model gives a VM's first
+	// windows (train --grace-windows N: settle N seconds or more with 1 s
+	// windows) falls after that grace however slowly QEMU starts.
+	Settle Duration `yaml:"settle,omitempty" json:"settle,omitempty"`
 }
 
 // Window is a stretch of a VM's run given to another workload.
@@ -124,6 +131,9 @@ func (p Plan) Validate() error {
 		seen[v.Name] = true
 		if v.Level != nil && !(*v.Level >= 0 && *v.Level <= 1) {
 			return fmt.Errorf("lab: VM %s: level %v: give a point of the workload's range from 0 (lowest) to 1 (highest), or leave it out to draw it from the seed", v.Name, *v.Level)
+		}
+		if v.Settle < 0 || (v.Settle > 0 && (v.VMM != VMMQEMU || len(v.Windows) == 0)) {
+			return fmt.Errorf("lab: VM %s: settle %v: give a non-negative duration, and only to a QEMU VM with windows", v.Name, time.Duration(v.Settle))
 		}
 		if v.Level != nil && v.VMM == VMMQEMU {
 			return fmt.Errorf("lab: VM %s: level applies to the lab's own workloads; QEMU guests run at their own pace: remove it", v.Name)

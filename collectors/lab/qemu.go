@@ -172,7 +172,7 @@ func runQEMU(ctx context.Context, v PlanVM, d time.Duration, phases []Phase) (Re
 	if qmpPath != "" {
 		windows = make(chan windowsResult, 1)
 		go func() {
-			ph, err := qemuWindows(wctx, pr.Start, phases, qmpPath, serial)
+			ph, err := qemuWindows(wctx, pr.Start, phases, qmpPath, serial, time.Duration(v.Settle))
 			windows <- windowsResult{ph, err}
 		}()
 	}

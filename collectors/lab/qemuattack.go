@@ -37,10 +37,11 @@ const (
 // attack phase it waits for the phase's planned start and for the boot
 // sector to be running (its "lab " lines on serial), presses 'a' through
 // QMP at qmpPath, waits for the guest's "scan on", keeps the window for its
-// duration and presses 'b'. A window whose boot sector is late starts late
-// and keeps its length. It returns one PhaseResult per phase with the times
-// the keys were pressed; it stops at ctx's end.
-func qemuWindows(ctx context.Context, began time.Time, phases []Phase, qmpPath, serial string) ([]PhaseResult, error) {
+// duration and presses 'b'. With settle > 0 no window starts sooner than
+// settle after the boot sector's first line. A window whose boot sector is
+// late starts late and keeps its length. It returns one PhaseResult per
+// phase with the times the keys were pressed; it stops at ctx's end.
+func qemuWindows(ctx context.Context, began time.Time, phases []Phase, qmpPath, serial string, settle time.Duration) ([]PhaseResult, error) {
 	out := make([]PhaseResult, len(phases))
 	var q *qmp
 	defer func() {
@@ -48,6 +49,13 @@ func qemuWindows(ctx context.Context, began time.Time, phases []Phase, qmpPath, 
 			q.close()
 		}
 	}()
+	var booted time.Time // when the boot sector's first line was seen
+	if settle > 0 {
+		if err := waitSerial(ctx, serial, "lab ", 0, time.Time{}); err != nil {
+			return nil, err
+		}
+		booted = time.Now()
+	}
 	at := began
 	planned := began
 	for k, ph := range phases {
@@ -66,6 +74,11 @@ func qemuWindows(ctx context.Context, began time.Time, phases []Phase, qmpPath, 
 		}
 		if err := waitSerial(ctx, serial, "lab ", 0, time.Time{}); err != nil {
 			return out[:k], err
+		}
+		if settle > 0 {
+			if err := sleepUntil(ctx, booted.Add(settle)); err != nil {
+				return out[:k], err
+			}
 		}
 		if q == nil {
 			var err error
