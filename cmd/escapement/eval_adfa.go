@@ -64,7 +64,7 @@ type traceScorer interface {
 
 // valueFlags are the flags of eval adfa-ld that take a value, so that the
 // directory may also come last.
-var valueFlags = []string{"detector", "epochs", "hidden", "embed", "lr", "batch", "log-level", "log-format"}
+var valueFlags = []string{"detector", "epochs", "hidden", "embed", "lr", "lr-decay", "batch", "log-level", "log-format"}
 
 func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cfgFile := newFlagSet("eval adfa-ld DIR", "Evaluate the sequence models on an ADFA-LD directory (Training_Data_Master/,\nValidation_Data_Master/, Attack_Data_Master/<Family>_<n>/): fit on the training traces only,\nthen score validation traces (normal) against attack traces: ROC-AUC, PR-AUC and the detection\nrate at 1 % false positives.", stderr)
@@ -74,7 +74,8 @@ func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	epochs := fs.Int("epochs", rnnlm.DefaultEpochs, "training epochs of "+rnnlm.Name)
 	hidden := fs.Int("hidden", rnnlm.DefaultHidden, "LSTM cells of "+rnnlm.Name)
 	embed := fs.Int("embed", rnnlm.DefaultEmbed, "embedding width of "+rnnlm.Name)
-	lr := fs.Float64("lr", rnnlm.DefaultLR, "Adam learning rate of "+rnnlm.Name)
+	lr := fs.Float64("lr", rnnlm.DefaultLR, "Adam learning rate of "+rnnlm.Name+" (its first epoch)")
+	decay := fs.Float64("lr-decay", 1, "factor applied to the learning rate of "+rnnlm.Name+" after each epoch (1: none)")
 	batch := fs.Int("batch", rnnlm.DefaultBatch, "parallel streams per mini-batch of "+rnnlm.Name)
 	var of obsFlags
 	fs.StringVar(&of.logLevel, "log-level", "info", "log `level` of the training progress on stderr: debug, info, warn or error")
@@ -99,7 +100,7 @@ func cmdEvalADFA(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	newRNN := func() traceScorer {
 		m := rnnlm.New(log)
-		m.Epochs, m.Hidden, m.Embed, m.LR, m.Batch = *epochs, *hidden, *embed, *lr, *batch
+		m.Epochs, m.Hidden, m.Embed, m.LR, m.Decay, m.Batch = *epochs, *hidden, *embed, *lr, *decay, *batch
 		return m
 	}
 	var members []traceScorer

@@ -49,7 +49,11 @@ type LM struct {
 	Unroll int     // steps of truncated back-propagation through time
 	Batch  int     // parallel streams per mini-batch
 	Epochs int     // passes over the training calls
-	LR     float64 // Adam learning rate
+	LR     float64 // Adam learning rate of the first epoch
+	// Decay multiplies the learning rate after each epoch (epoch e trains
+	// at LR·Decay^(e−1)); 0 selects 1, no decay. A falling rate lets Adam
+	// settle into a minimum its first epochs only circle.
+	Decay  float64
 	Clip   float64 // largest L2 norm of the gradient
 	Agg    string  // AggMean, AggSum or AggWindow
 	Window int     // window length for AggWindow
@@ -95,6 +99,9 @@ func (m *LM) defaults() error {
 	if m.Clip == 0 {
 		m.Clip = DefaultClip
 	}
+	if m.Decay == 0 {
+		m.Decay = 1
+	}
 	if m.Agg == "" {
 		m.Agg = DefaultAgg
 	}
@@ -116,6 +123,9 @@ func (m *LM) defaults() error {
 	}
 	if m.Epochs < 0 {
 		return fmt.Errorf("rnnlm: %d epochs: use 0 or more", m.Epochs)
+	}
+	if !(m.Decay > 0 && m.Decay <= 1) {
+		return fmt.Errorf("rnnlm: learning-rate decay %v: use a factor in (0, 1] (1: none)", m.Decay)
 	}
 	if !(m.LR > 0 && m.LR < 1) || !(m.Clip > 0) {
 		return fmt.Errorf("rnnlm: learning rate %v, clip %v: use a rate in (0, 1) and a positive clip", m.LR, m.Clip)

@@ -125,9 +125,22 @@ func TestAggregate(t *testing.T) {
 	require.Zero(t, Aggregate(nil, AggSum, 3))
 }
 
+// TestDecay: a decay of 1 is no decay (the default), and a decay below 1
+// trains other weights from the second epoch on.
+func TestDecay(t *testing.T) {
+	train := grammar(1, 20)
+	fit := func(decay float64) []float64 {
+		m := &LM{Embed: 4, Hidden: 6, Unroll: 5, Batch: 2, Epochs: 2, Seed: 3, Decay: decay}
+		require.NoError(t, m.Fit(train))
+		return m.NLL(train[0], nil)
+	}
+	require.Equal(t, fit(0), fit(1))
+	require.NotEqual(t, fit(1), fit(0.5))
+}
+
 func TestConfigErrors(t *testing.T) {
 	tr := [][]int{{1, 2, 3}}
-	for _, m := range []*LM{{Hidden: -1}, {Hidden: 1}, {Batch: 1}, {Unroll: -2}, {LR: 2}, {Agg: "median"}, {Window: -1}, {Epochs: -1}} {
+	for _, m := range []*LM{{Hidden: -1}, {Hidden: 1}, {Batch: 1}, {Unroll: -2}, {LR: 2}, {Agg: "median"}, {Window: -1}, {Epochs: -1}, {Decay: 1.5}, {Decay: -0.5}} {
 		require.Error(t, m.Fit(tr))
 	}
 }

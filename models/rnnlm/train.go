@@ -3,6 +3,7 @@ package rnnlm
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -74,6 +75,7 @@ func (m *LM) train(ctx context.Context, w *weights, voc *vocab, traces [][]int) 
 		encoded[i] = e
 	}
 	for epoch := range m.Epochs {
+		opt.lr = m.LR * math.Pow(m.Decay, float64(epoch))
 		start := time.Now()
 		streams := pack(encoded, m.Batch, rng.Perm(len(encoded)))
 		steps := 0
@@ -118,7 +120,7 @@ func (m *LM) train(ctx context.Context, w *weights, voc *vocab, traces [][]int) 
 			vm.Reset()
 		}
 		sec := time.Since(start).Seconds()
-		m.log.Info("rnnlm epoch", "epoch", epoch+1, "of", m.Epochs, "loss_nats_per_call", loss/float64(max(targets, 1)),
+		m.log.Info("rnnlm epoch", "epoch", epoch+1, "of", m.Epochs, "lr", opt.lr, "loss_nats_per_call", loss/float64(max(targets, 1)),
 			"calls_per_s", int(float64(targets)/sec), "seconds", sec)
 		if m.AfterEpoch != nil {
 			snap := *m
