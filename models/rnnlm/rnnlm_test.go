@@ -138,6 +138,12 @@ func TestDecay(t *testing.T) {
 	require.NotEqual(t, fit(1), fit(0.5))
 }
 
+func TestProbeTrace(t *testing.T) {
+	tr := [][]int{{1, 2}, {}, {3, 4, 5}, {6}}
+	require.Equal(t, []int{1, 2, 3}, probeTrace(tr, 3))
+	require.Equal(t, []int{1, 2, 3, 4, 5, 6}, probeTrace(tr, 24))
+}
+
 func TestConfigErrors(t *testing.T) {
 	tr := [][]int{{1, 2, 3}}
 	for _, m := range []*LM{{Hidden: -1}, {Hidden: 1}, {Batch: 1}, {Unroll: -2}, {LR: 2}, {Agg: "median"}, {Window: -1}, {Epochs: -1}, {Decay: 1.5}, {Decay: -0.5}} {

@@ -64,3 +64,16 @@ func selfCheck(w *weights, voc *vocab, probe []int) error {
 	}
 	return nil
 }
+
+// probeTrace returns the first n calls of the traces laid end to end (fewer
+// when they hold fewer), without copying the rest of the training set.
+func probeTrace(traces [][]int, n int) []int {
+	probe := make([]int, 0, n)
+	for _, t := range traces {
+		if len(probe) == n {
+			break
+		}
+		probe = append(probe, t[:min(len(t), n-len(probe))]...)
+	}
+	return probe
+}

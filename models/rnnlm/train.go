@@ -40,8 +40,7 @@ func (m *LM) FitContext(ctx context.Context, traces [][]int) error {
 		return fmt.Errorf("rnnlm: %d distinct calls: at most %d are supported", len(voc.calls), maxVocabulary)
 	}
 	w := newWeights(voc.in(), voc.out(), m.Embed, m.Hidden, m.Seed)
-	probe := slices.Concat(traces...)
-	if err := selfCheck(w, voc, probe[:min(len(probe), selfCheckCalls)]); err != nil {
+	if err := selfCheck(w, voc, probeTrace(traces, selfCheckCalls)); err != nil {
 		return err
 	}
 	if m.Epochs > 0 {
