@@ -24,6 +24,9 @@
 //     best cluster's mean NLL (a program-conditioned model).
 //   - stide, N = 6.
 //
+// Then the share of normal and attack traces that hold an n-gram the
+// training folder lacks.
+//
 // Last, a diagnostic of protocol: the n-gram model trained with a share of
 // the validation traces added (see protocol).
 //
@@ -89,6 +92,7 @@ func run(dir string) error {
 	if err := breakdown(set, train, normal); err != nil {
 		return err
 	}
+	novelty(train, normal, attack)
 	return protocol(train, normal, attack)
 }
 
