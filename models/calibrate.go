@@ -142,6 +142,11 @@ type Calibration struct {
 	// ExtremalIndex is incidents per exceeding window in the tail (≤ 1):
 	// exceedances come in clusters that one incident folds.
 	ExtremalIndex float64 `json:"extremal_index"`
+	// CrossFitted is set on an ensemble's alert calibration fitted to
+	// cross-fitted scores (each held-out fold scored through detector
+	// calibrations fitted on the other fold, see training.Fit); unset, the
+	// scores were in sample.
+	CrossFitted bool `json:"cross_fitted,omitempty"`
 	// Quantiles[i] is the score at probability i/(len−1) of held-out windows.
 	Quantiles []float64 `json:"quantiles"`
 	Tail      GPD       `json:"tail"`

@@ -73,6 +73,9 @@ type CardDetector struct {
 	Tail          models.GPD `json:"tail"`
 	ExtremalIndex float64    `json:"extremal_index"`
 	HeldOutWindow int        `json:"held_out_windows"`
+	// CrossFitted: the ensemble's threshold was set on cross-fitted scores
+	// (models.Calibration.CrossFitted).
+	CrossFitted bool `json:"cross_fitted,omitempty"`
 	// Quantiles are p50, p90, p99 and max, read off the calibration's
 	// 257-point quantile table (finer ones it cannot resolve).
 	Quantiles map[string]float64 `json:"held_out_quantiles"`
@@ -150,7 +153,7 @@ func BuildCard(a *models.Artifact, rep *StreamReport, src string, since, until t
 func cardDetector(name string, cal *models.Calibration) CardDetector {
 	d := CardDetector{
 		Name: name, Method: cal.Method, Threshold: cal.Threshold, Tail: cal.Tail,
-		ExtremalIndex: cal.ExtremalIndex, HeldOutWindow: cal.Windows, Quantiles: map[string]float64{},
+		ExtremalIndex: cal.ExtremalIndex, HeldOutWindow: cal.Windows, Quantiles: map[string]float64{}, CrossFitted: cal.CrossFitted,
 	}
 	q := cal.Quantiles
 	if len(q) > 1 {
@@ -212,8 +215,8 @@ func (c *Card) Markdown() string {
 			d.Tail.U, d.Tail.Xi, d.Tail.Sigma, d.Tail.N, d.ExtremalIndex, d.HeldOutWindow,
 			d.Quantiles["p50"], d.Quantiles["p90"], d.Quantiles["p99"], d.Quantiles["max"])
 	}
-	f("\n## Alert rate\n\nBudget %.3g false incidents per VM-day; the fitted tail predicts %.3g at the threshold (%.3g of benign windows above it).\n\n",
-		c.BudgetPerVMDay, c.ExpectedIncidentsPerVMDay, c.WindowAlertRate)
+	f("\n## Alert rate\n\nBudget %.3g false incidents per VM-day; the fitted tail predicts %.3g at the threshold (%.3g of benign windows above it). %s\n\n",
+		c.BudgetPerVMDay, c.ExpectedIncidentsPerVMDay, c.WindowAlertRate, AlertScoresNote(c.Ensemble.CrossFitted))
 	f("## Drift against the previous model\n\n")
 	if c.Drift == nil {
 		f("%s.\n", c.DriftNote)
@@ -243,4 +246,14 @@ func fmtTime(t time.Time) string {
 		return "open"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// AlertScoresNote says how the ensemble scores the alert threshold was set on
+// were made.
+func AlertScoresNote(crossFitted bool) string {
+	if crossFitted {
+		return "The threshold was set on cross-fitted ensemble scores (two folds of the held-out VMs, each scored through detector calibrations fitted on the other)."
+	}
+	return fmt.Sprintf("The threshold was set on in-sample ensemble scores: the held-out data was too small for two folds of "+
+		"%d windows each, so it may sit low for VMs the calibration never saw; hold out more windows.", models.MinCalibrationWindows)
 }

@@ -437,13 +437,15 @@ func calibrateEnsemble(a *models.Artifact, rawSeqs [][][]float64, cals []models.
 		}
 		ens = append(ens, ensembleScores(folds[k], c)...)
 	}
-	if ens == nil {
+	crossFitted := ens != nil
+	if !crossFitted {
 		ens = ensembleScores(rawSeqs, cals)
 	}
 	alert, err := models.Calibrate(ens, cc)
 	if err != nil {
 		return models.Calibration{}, fmt.Errorf("train: calibrate the ensemble: %w", err)
 	}
+	alert.CrossFitted = crossFitted
 	return alert, nil
 }
 

@@ -65,6 +65,7 @@ func TestFit(t *testing.T) {
 			require.Equal(t, "sim", m.Platform)
 			require.Equal(t, models.SchemaHash(testNames), m.FeatureSchemaHash)
 			require.Len(t, m.Detectors, 2)
+			require.True(t, m.Calibration.Alert.CrossFitted, "two folds of held-out windows")
 
 			// Same seed, same model; the artifact survives Save/Load.
 			b, err := Fit(rows, testNames, tt.cfg)
@@ -143,6 +144,12 @@ func TestCrossFolds(t *testing.T) {
 	require.Equal(t, []int{fold0, fold1, fold0, fold1, fold0, fold1}, foldPlan(held, TrainConfig{HoldoutBy: HoldoutByVM}))
 	require.Equal(t, []int{foldHalves, foldHalves}, foldPlan(held[:2], TrainConfig{HoldoutBy: HoldoutByTime}))
 	require.Equal(t, []int{foldHalves}, foldPlan(held[:1], TrainConfig{HoldoutBy: HoldoutByVM}))
+
+	// 2 VMs × 150 held-out windows: two folds of 150 are too few to
+	// calibrate, so the threshold is set in sample and says so.
+	a, err := Fit(benignRows(1, 2, 500), testNames, TrainConfig{Seed: 3, Trees: 20, HoldoutBy: HoldoutByTime})
+	require.NoError(t, err)
+	require.False(t, a.Manifest.Calibration.Alert.CrossFitted)
 }
 
 func TestFitErrors(t *testing.T) {

@@ -117,8 +117,8 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	al := a.Manifest.Calibration.Alert
-	fmt.Fprintf(stdout, "wrote model %s to %s in %s: %d windows, threshold %.3f (%s tail) for %.2g false incidents per VM-day, calibrated on %.1f held-out VM-days\n",
-		a.Manifest.ModelVersion, *out, time.Since(began).Round(time.Second), len(rows), al.Threshold, al.Method, al.Budget, al.VMDays)
+	fmt.Fprintf(stdout, "wrote model %s to %s in %s: %d windows, threshold %.3f (%s tail, %s) for %.2g false incidents per VM-day, calibrated on %.1f held-out VM-days\n",
+		a.Manifest.ModelVersion, *out, time.Since(began).Round(time.Second), len(rows), al.Threshold, al.Method, crossFitNote(al.CrossFitted), al.Budget, al.VMDays)
 	return nil
 }
 
@@ -187,4 +187,12 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// crossFitNote is how train's summary line names the alert threshold's scores.
+func crossFitNote(crossFitted bool) string {
+	if crossFitted {
+		return "cross-fitted"
+	}
+	return "in sample: too few held-out windows for two folds"
 }

@@ -176,8 +176,8 @@ func trainArchive(dir, out string, af archiveTrainFlags, tc training.TrainConfig
 		fmt.Fprintf(stderr, "no drift comparison: %s\n", card.DriftNote)
 	}
 	al := a.Manifest.Calibration.Alert
-	fmt.Fprintf(stdout, "wrote model %s to %s in %s: %d windows read, threshold %.3f (%s tail) for %.2g false incidents per VM-day; model card %s\n",
-		a.Manifest.ModelVersion, out, time.Since(began).Round(time.Second), rep.Read, al.Threshold, al.Method, al.Budget, training.CardMarkdown)
+	fmt.Fprintf(stdout, "wrote model %s to %s in %s: %d windows read, threshold %.3f (%s tail, %s) for %.2g false incidents per VM-day; model card %s\n",
+		a.Manifest.ModelVersion, out, time.Since(began).Round(time.Second), rep.Read, al.Threshold, al.Method, crossFitNote(al.CrossFitted), al.Budget, training.CardMarkdown)
 	return nil
 }
 
