@@ -35,8 +35,8 @@ func requireLiveKVM(t *testing.T) {
 	}
 }
 
-// floppy assembles testdata/guest.asm into a 1.44 MB floppy image.
-func floppy(t *testing.T, dir string) string {
+// bootDisk assembles testdata/guest.asm into a 1.44 MB raw disk image (booted as an IDE disk).
+func bootDisk(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "guest.bin")
 	out, err := exec.Command("nasm", "-f", "bin", "-o", bin, filepath.Join("testdata", "guest.asm")).CombinedOutput()
@@ -146,7 +146,7 @@ func qmp(t *testing.T, path, cmd string) {
 func TestRealGuest(t *testing.T) {
 	requireLiveKVM(t)
 	dir := t.TempDir()
-	img := floppy(t, dir)
+	img := bootDisk(t, dir)
 	const vmID = "esc-test-1"
 
 	var pagesMu sync.Mutex
@@ -180,7 +180,13 @@ func TestRealGuest(t *testing.T) {
 		// -nic none: no NIC, so no iPXE option ROM, whose protected-mode
 		// code PVM failed to emulate once in a CI run (KVM internal error).
 		"-nic", "none",
-		"-name", "guest="+vmID+",debug-threads=on", "-drive", "format=raw,file="+img+",if=floppy", "-boot", "a",
+		"-name", "guest="+vmID+",debug-threads=on",
+		// An IDE disk and no default devices, as the lab's QEMU guests
+		// (collectors/lab/qemu.go): booted from a floppy, SeaBIOS once
+		// waited out its floppy interrupt under PVM on a loaded machine,
+		// failed the boot and retried for the whole two minutes (3 writes
+		// to the floppy's DOR, no command to its FIFO).
+		"-nodefaults", "-drive", "format=raw,file="+img+",if=ide", "-boot", "order=c",
 		"-qmp", "unix:"+sock+",server=on,wait=off")
 	var qerr bytes.Buffer
 	qemu.Stderr = &qerr
