@@ -216,7 +216,7 @@ func (c *Card) Markdown() string {
 			d.Quantiles["p50"], d.Quantiles["p90"], d.Quantiles["p99"], d.Quantiles["max"])
 	}
 	f("\n## Alert rate\n\nBudget %.3g false incidents per VM-day; the fitted tail predicts %.3g at the threshold (%.3g of benign windows above it). %s\n\n",
-		c.BudgetPerVMDay, c.ExpectedIncidentsPerVMDay, c.WindowAlertRate, AlertScoresNote(c.Ensemble.CrossFitted))
+		c.BudgetPerVMDay, c.ExpectedIncidentsPerVMDay, c.WindowAlertRate, alertScoresNote(c.Ensemble.CrossFitted))
 	f("## Drift against the previous model\n\n")
 	if c.Drift == nil {
 		f("%s.\n", c.DriftNote)
@@ -248,12 +248,12 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// AlertScoresNote says how the ensemble scores the alert threshold was set on
+// alertScoresNote says how the ensemble scores the alert threshold was set on
 // were made.
-func AlertScoresNote(crossFitted bool) string {
+func alertScoresNote(crossFitted bool) string {
 	if crossFitted {
-		return "The threshold was set on cross-fitted ensemble scores (two folds of the held-out VMs, each scored through detector calibrations fitted on the other)."
+		return "The threshold was set on cross-fitted ensemble scores (two folds of the held-out windows, each scored through detector calibrations fitted on the other)."
 	}
 	return fmt.Sprintf("The threshold was set on in-sample ensemble scores: the held-out data was too small for two folds of "+
-		"%d windows each, so it may sit low for VMs the calibration never saw; hold out more windows.", models.MinCalibrationWindows)
+		"%d windows each, so it may sit low for VMs the calibration never saw; hold out more (--holdout) or train on a longer range.", models.MinCalibrationWindows)
 }
